@@ -1,0 +1,54 @@
+//! Procedural macros of ferrocom.
+//!
+//! `protocol!("path/to/spec.wire")` parses and validates a protocol spec at compile
+//! time and expands to `pub mod <protocol> { ... }` with its typed codec. The path is
+//! relative to the invoking crate's root (`CARGO_MANIFEST_DIR`). A spec error stops the
+//! build with the spec's file, line and column; the macro never panics.
+#![warn(missing_docs)]
+
+use std::path::PathBuf;
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::LitStr;
+
+/// Generates a protocol module from a `.wire` spec file.
+///
+/// ```ignore
+/// ferrocom_macros::protocol!("spec/protocols/mqtt311.wire");
+/// // defines `pub mod mqtt311 { pub struct Packet<'a> { .. } ... }`
+/// ```
+#[proc_macro]
+pub fn protocol(input: TokenStream) -> TokenStream {
+    let lit = match syn::parse::<LitStr>(input) {
+        Ok(l) => l,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match expand(&lit) {
+        Ok(t) => t.into(),
+        Err(msg) => syn::Error::new(lit.span(), msg).to_compile_error().into(),
+    }
+}
+
+fn expand(lit: &LitStr) -> Result<proc_macro2::TokenStream, String> {
+    let rel = lit.value();
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    let path = root.join(&rel);
+    let spec = ferrocom_spec::parse_file(&path).map_err(|e| relabel(&e.to_string(), &path, &rel))?;
+    let options = ferrocom_codegen::Options {
+        file_label: rel.clone(),
+        ..Default::default()
+    };
+    let module = ferrocom_codegen::generate_module(&spec, &options).map_err(|e| e.to_string())?;
+    // Makes cargo rebuild the crate when the spec changes.
+    let abs = path.display().to_string();
+    Ok(quote! {
+        const _: &[u8] = include_bytes!(#abs);
+        #module
+    })
+}
+
+/// Shows the path as the user wrote it rather than the absolute one.
+fn relabel(msg: &str, abs: &std::path::Path, rel: &str) -> String {
+    msg.replace(&abs.display().to_string(), rel)
+}

@@ -1,0 +1,2 @@
+//! ferrocom's protocol spec language.
+pub mod model;
