@@ -74,8 +74,8 @@ impl Build {
     }
 
     /// Path of the support crate in generated code (default `::ferrocom_wire`).
-    pub fn support_crate(mut self, path: syn::Path) -> Self {
-        self.options.support = path;
+    pub fn support_crate(mut self, path: &str) -> Self {
+        self.options.support = path.to_string();
         self
     }
 

@@ -28,6 +28,7 @@ pub struct Local<'s> {
 }
 
 /// Names visible to an expression.
+#[derive(Clone)]
 pub struct Scope<'s> {
     pub locals: Vec<Local<'s>>,
     /// `?` may be used (inside functions returning `Result<_, EncodeError>`); otherwise
@@ -46,6 +47,17 @@ impl<'s> Scope<'s> {
     pub fn push(&mut self, local: Local<'s>) {
         self.locals.retain(|l| l.name != local.name);
         self.locals.push(local);
+    }
+
+    /// The same scope with `name` known to be present (inside `if let Some(name)`).
+    pub fn unwrapped(&self, name: &str) -> Self {
+        let mut s = self.clone();
+        for l in &mut s.locals {
+            if l.name == name {
+                l.optional = false;
+            }
+        }
+        s
     }
 
     pub fn get(&self, name: &str) -> Option<&Local<'s>> {
@@ -370,8 +382,8 @@ pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream, fallible: bool) -
                 "len() of a uint(..) field is not supported",
             ))
         }
-        Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(#v)),
-        Type::Intser => quote!(#s::codec::intser_len(#v)),
+        Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(#v.clone())),
+        Type::Intser => quote!(#s::codec::intser_len(#v.clone())),
         Type::Bytes(_) | Type::Str(_) => quote!(#v.len()),
         Type::BytesPrefixed(p) => {
             let n = usize::from(p.bits / 8);

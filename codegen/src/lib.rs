@@ -31,8 +31,9 @@ pub use build::Build;
 /// Options for code generation.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Path of the support crate the generated code calls (default `::ferrocom_wire`).
-    pub support: syn::Path,
+    /// Path of the support crate the generated code calls (default `::ferrocom_wire`;
+    /// `crate` inside ferrocom-wire itself).
+    pub support: String,
     /// Spec file name shown in generated docs.
     pub file_label: String,
 }
@@ -40,7 +41,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            support: syn::parse_quote!(::ferrocom_wire),
+            support: "::ferrocom_wire".to_string(),
             file_label: String::new(),
         }
     }
@@ -172,7 +173,7 @@ fn gen_clause_table(cx: &Cx<'_>) -> TokenStream {
 /// Shared generation context.
 pub(crate) struct Cx<'s> {
     pub spec: &'s Spec,
-    pub support: syn::Path,
+    pub support: TokenStream,
     pub file: String,
 }
 
@@ -180,7 +181,10 @@ impl<'s> Cx<'s> {
     fn new(spec: &'s Spec, options: &Options) -> Self {
         Self {
             spec,
-            support: options.support.clone(),
+            support: options
+                .support
+                .parse()
+                .unwrap_or_else(|_| quote!(::ferrocom_wire)),
             file: display_file(spec, options),
         }
     }

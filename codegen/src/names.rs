@@ -31,7 +31,7 @@ pub fn info_const(field: &str) -> syn::Ident {
 
 /// Smallest Rust unsigned/signed primitive holding `bits` bits.
 pub fn prim(bits: u8, signed: bool) -> TokenStream {
-    let w = match bits {
+    let w: u32 = match bits {
         0..=8 => 8,
         9..=16 => 16,
         17..=32 => 32,

@@ -649,8 +649,10 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             continue;
         }
         let mut checks = Vec::new();
+        let inner_scope = scope_w.unwrapped(&f.name.name);
+        let scope_w = &scope_w;
         if let Some(c) = &f.condition {
-            let cond = expr::compile(cx, &scope_w, c)?.bool();
+            let cond = expr::compile(cx, scope_w, c)?.bool();
             let text = format!("`{}` must be present exactly when `{}` holds", f.name.name, names::expr_text(c));
             write.push(quote! {
                 if #cond != #fname.is_some() {
@@ -660,7 +662,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
         if let Some(size) = names::size_expr(&f.ty) {
             if !size_is_own_len(r, size, &f.name.name) {
-                let n = expr::compile(cx, &scope_w, size)?.int();
+                let n = expr::compile(cx, &inner_scope, size)?.int();
                 let text = format!("length of `{}` must equal `{}`", f.name.name, names::expr_text(size));
                 checks.push(quote! {
                     if (#fname.len() as i128) != #n {
@@ -671,7 +673,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
         if let Type::Within { inner, size } = &f.ty {
             if !size_is_own_len(r, size, &f.name.name) {
-                let n = expr::compile(cx, &scope_w, size)?.int();
+                let n = expr::compile(cx, &inner_scope, size)?.int();
                 let len = expr::encoded_len_of(cx, inner, &quote!(#fname), true)?;
                 let text = format!("encoded length of `{}` must equal `{}`", f.name.name, names::expr_text(size));
                 checks.push(quote! {
@@ -682,10 +684,10 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             }
         }
         if let Some(w) = &f.constraint {
-            let cond = expr::compile(cx, &scope_w, w)?.bool();
+            let cond = expr::compile(cx, &inner_scope, w)?.bool();
             let text = names::expr_text(w);
             let value = if names::is_scalar(cx, &f.ty) {
-                expr::compile(cx, &scope_w, &ferrocom_spec::model::Expr { kind: ExprKind::Path(vec![f.name.clone()]), span: f.name.span })?.int()
+                expr::compile(cx, &inner_scope, &ferrocom_spec::model::Expr { kind: ExprKind::Path(vec![f.name.clone()]), span: f.name.span })?.int()
             } else {
                 quote!(0i128)
             };
@@ -699,7 +701,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
             quote!(__out.extend_from_slice(&#w[..]);)
         } else {
-            write_ty(cx, &scope_w, &f.ty, &quote!(#fname), &info)?
+            write_ty(cx, &inner_scope, &f.ty, &quote!(#fname), &info)?
         };
         if f.condition.is_some() {
             write.push(quote!(if let Some(#fname) = #fname { #(#checks)* #body }));

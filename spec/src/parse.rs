@@ -29,9 +29,9 @@ pub type Src<'a> = LocatedSpan<&'a str>;
 type R<'a, T> = IResult<Src<'a>, T, PErr<'a>>;
 
 /// Longest nesting of parentheses, unary operators and conditionals in one expression.
-const MAX_NESTING: u32 = 64;
+const MAX_NESTING: u32 = 32;
 /// Most operator, call and literal nodes in one expression.
-const MAX_NODES: u32 = 1024;
+const MAX_NODES: u32 = 256;
 /// Most dimensions of one array type (`T[a][b]...`).
 const MAX_DIMS: usize = 8;
 
@@ -134,7 +134,7 @@ fn span_of(i: &Src<'_>) -> Span {
 
 /// The parser's error: a position and what was expected there.
 #[derive(Debug, Clone)]
-pub struct PErr<'a> {
+pub(crate) struct PErr<'a> {
     /// Where parsing failed (whitespace and comments before the token are skipped when
     /// reporting).
     at: Src<'a>,
@@ -373,10 +373,10 @@ fn string_chars(i: Src<'_>) -> IResult<Src<'_>, Src<'_>, ()> {
 }
 
 /// The next token after whitespace and comments (maximal munch).
-fn lex(i: Src<'_>) -> Tok<'_> {
+fn lex<'a>(i: Src<'a>) -> Tok<'a> {
     let at = trivia(i);
     let s = *at.fragment();
-    let tok = |kind, (rest, text): (Src<'_>, Src<'_>)| Tok {
+    let tok = |kind, (rest, text): (Src<'a>, Src<'a>)| Tok {
         kind,
         text: text.into_fragment(),
         at,
@@ -581,7 +581,7 @@ fn string_lit(i: Src<'_>) -> R<'_, String> {
 }
 
 /// `u8`, `i16le`, `u4`, ...: `None` if `text` does not have that shape.
-fn int_type_of(text: &str) -> Option<Result<IntType, String>> {
+pub(crate) fn int_type_of(text: &str) -> Option<Result<IntType, String>> {
     let (signed, rest) = if let Some(r) = text.strip_prefix('u') {
         (false, r)
     } else if let Some(r) = text.strip_prefix('i') {
@@ -1723,7 +1723,24 @@ fn expr<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
 
 /// An expression that must be there.
 fn need_expr<'a>(i: Src<'a>, cx: ExprCx<'_>, message: impl FnOnce() -> String) -> R<'a, Expr> {
-    need(i, |x| expr(x, cx), EXPECT_EXPR, message)
+    must(expr(i, cx), EXPECT_EXPR, message)
+}
+
+/// Like [`need`] for a result already computed: a recoverable error becomes final and
+/// is described. Used on the recursive expression paths, where the extra closure and
+/// `cut` layers of [`need`] would cost stack per nesting level.
+fn must<'a, T>(r: R<'a, T>, expected: &str, message: impl FnOnce() -> String) -> R<'a, T> {
+    match r {
+        Err(NomErr::Error(mut e)) => {
+            if !e.labelled {
+                e.labelled = true;
+                e.expected = expected.to_string();
+                e.message = message();
+            }
+            Err(NomErr::Failure(e))
+        }
+        other => other,
+    }
 }
 
 fn too_complex<'a, T>(at: Src<'a>) -> R<'a, T> {
@@ -1740,20 +1757,25 @@ fn ternary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
     if cx.depth > MAX_NESTING {
         return too_complex(i);
     }
-    let (i, cond) = binary(i, cx, 0)?;
+    let (i, cond) = binary(i, cx, 1)?;
     let t = lex(i);
     if !t.is("?") {
         return Ok((i, cond));
     }
-    let (i, a) = need(t.rest, |x| ternary(x, cx.deeper()), EXPECT_EXPR, || {
+    ternary_rest(t, cond, cx)
+}
+
+/// `? a : b` after the condition.
+fn ternary_rest<'a>(q: Tok<'a>, cond: Expr, cx: ExprCx<'_>) -> R<'a, Expr> {
+    let (i, a) = must(ternary(q.rest, cx.deeper()), EXPECT_EXPR, || {
         "missing the value after `?` (`cond ? a : b`)".to_string()
     })?;
     let (i, _) = need(i, punct(":"), "`:`", || "missing `:` of `cond ? a : b`".to_string())?;
-    let (i, b) = need(i, |x| ternary(x, cx.deeper()), EXPECT_EXPR, || {
+    let (i, b) = must(ternary(i, cx.deeper()), EXPECT_EXPR, || {
         "missing the value after `:` (`cond ? a : b`)".to_string()
     })?;
     if !cx.charge() {
-        return too_complex(t.at);
+        return too_complex(q.at);
     }
     let span = cond.span;
     Ok((
@@ -1765,38 +1787,43 @@ fn ternary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
     ))
 }
 
-type OpLevel = &'static [(&'static str, BinOp)];
-
-const LEVELS: [OpLevel; 8] = [
-    &[("||", BinOp::Or)],
-    &[("&&", BinOp::And)],
-    &[
-        ("==", BinOp::Eq),
-        ("!=", BinOp::Ne),
-        ("<", BinOp::Lt),
-        ("<=", BinOp::Le),
-        (">", BinOp::Gt),
-        (">=", BinOp::Ge),
-    ],
-    &[("|", BinOp::BitOr)],
-    &[("&", BinOp::BitAnd)],
-    &[("<<", BinOp::Shl), (">>", BinOp::Shr)],
-    &[("+", BinOp::Add), ("-", BinOp::Sub)],
-    &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+/// Binary operators with their precedence (higher binds tighter).
+const BINOPS: &[(&str, BinOp, u8)] = &[
+    ("||", BinOp::Or, 1),
+    ("&&", BinOp::And, 2),
+    ("==", BinOp::Eq, 3),
+    ("!=", BinOp::Ne, 3),
+    ("<", BinOp::Lt, 3),
+    ("<=", BinOp::Le, 3),
+    (">", BinOp::Gt, 3),
+    (">=", BinOp::Ge, 3),
+    ("|", BinOp::BitOr, 4),
+    ("&", BinOp::BitAnd, 5),
+    ("<<", BinOp::Shl, 6),
+    (">>", BinOp::Shr, 6),
+    ("+", BinOp::Add, 7),
+    ("-", BinOp::Sub, 7),
+    ("*", BinOp::Mul, 8),
+    ("/", BinOp::Div, 8),
+    ("%", BinOp::Rem, 8),
 ];
-const CMP_LEVEL: usize = 2;
+/// Comparisons do not associate (`a < b < c` is an error).
+const CMP_PREC: u8 = 3;
 
-fn binary<'a>(i: Src<'a>, cx: ExprCx<'_>, level: usize) -> R<'a, Expr> {
-    let Some(ops) = LEVELS.get(level) else {
-        return unary(i, cx);
-    };
-    let (mut i, mut left) = binary(i, cx, level + 1)?;
+fn binop_of(t: &Tok<'_>) -> Option<(&'static str, BinOp, u8)> {
+    BINOPS.iter().copied().find(|(s, _, _)| t.is(s))
+}
+
+/// Binary operators by precedence climbing: operators binding at least as tightly as
+/// `min`, left-associative.
+fn binary<'a>(i: Src<'a>, cx: ExprCx<'_>, min: u8) -> R<'a, Expr> {
+    let (mut i, mut left) = unary(i, cx)?;
     loop {
         let t = lex(i);
-        let Some(&(sym, op)) = ops.iter().find(|(s, _)| t.is(s)) else {
+        let Some((sym, op, prec)) = binop_of(&t).filter(|(_, _, p)| *p >= min) else {
             return Ok((i, left));
         };
-        let (r, right) = need(t.rest, |x| binary(x, cx, level + 1), EXPECT_EXPR, || {
+        let (r, right) = must(binary(t.rest, cx, prec + 1), EXPECT_EXPR, || {
             format!("missing the right operand of `{sym}`")
         })?;
         if !cx.charge() {
@@ -1808,16 +1835,15 @@ fn binary<'a>(i: Src<'a>, cx: ExprCx<'_>, level: usize) -> R<'a, Expr> {
             span,
         };
         i = r;
-        if level == CMP_LEVEL {
+        if prec == CMP_PREC {
             let n = lex(i);
-            if ops.iter().any(|(s, _)| n.is(s)) {
+            if binop_of(&n).is_some_and(|(_, _, p)| p == CMP_PREC) {
                 return fail(
                     n.at,
                     "`&&`, `||`, `)` or the end of the expression",
                     "comparison operators cannot be chained; use `&&` or parentheses",
                 );
             }
-            return Ok((i, left));
         }
     }
 }
@@ -1832,9 +1858,9 @@ fn unary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
     } else if t.is("-") {
         UnOp::Neg
     } else {
-        return primary(i, cx);
+        return primary(t, cx);
     };
-    let (r, e) = need(t.rest, |x| unary(x, cx.deeper()), EXPECT_EXPR, || {
+    let (r, e) = must(unary(t.rest, cx.deeper()), EXPECT_EXPR, || {
         format!("missing the operand of `{}`", t.text)
     })?;
     if !cx.charge() {
@@ -1853,7 +1879,7 @@ fn unary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
 fn call_args<'a>(mut i: Src<'a>, cx: ExprCx<'_>, owner: &str) -> R<'a, Vec<Expr>> {
     let mut args = Vec::new();
     loop {
-        let (r, e) = need(i, |x| expr(x, cx.deeper()), EXPECT_EXPR, || {
+        let (r, e) = must(expr(i, cx.deeper()), EXPECT_EXPR, || {
             format!("expected an argument of {owner}")
         })?;
         args.push(e);
@@ -1868,22 +1894,22 @@ fn call_args<'a>(mut i: Src<'a>, cx: ExprCx<'_>, owner: &str) -> R<'a, Vec<Expr>
     }
 }
 
-fn primary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
-    let t = lex(i);
+/// The operand starting with token `t`.
+fn primary<'a>(t: Tok<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
     if !cx.charge() {
         return too_complex(t.at);
     }
     match t.kind {
-        Kind::Int => {
-            let (r, (v, span)) = int_lit(i)?;
-            Ok((
-                r,
+        Kind::Int => match parse_int(t.text) {
+            Ok(v) => Ok((
+                t.rest,
                 Expr {
                     kind: ExprKind::Int(v),
-                    span,
+                    span: t.span(),
                 },
-            ))
-        }
+            )),
+            Err(m) => fail(t.at, "an integer (decimal, 0x hex or 0b binary)", m),
+        },
         Kind::Ident if t.text == "true" || t.text == "false" => Ok((
             t.rest,
             Expr {
@@ -1892,58 +1918,67 @@ fn primary<'a>(i: Src<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
             },
         )),
         Kind::Ident if EXPR_STOP_WORDS.contains(&t.text) => soft(t.at, EXPECT_EXPR),
-        Kind::Ident => {
-            let first = t.ident();
-            let n = lex(t.rest);
-            if n.is("(") {
-                let owner = format!("`{first}(..)`");
-                let after = lex(n.rest);
-                let (r, args) = if after.is(")") {
-                    (after.rest, Vec::new())
-                } else {
-                    call_args(n.rest, cx, &owner)?
-                };
-                return Ok((
-                    r,
-                    Expr {
-                        span: first.span,
-                        kind: ExprKind::Call { func: first, args },
-                    },
-                ));
-            }
-            let span = first.span;
-            let mut segs = vec![first];
-            let mut r = t.rest;
-            loop {
-                let d = lex(r);
-                if !d.is(".") {
-                    break;
-                }
-                let (r2, seg) = need(d.rest, any_ident, "a member name", || {
-                    "expected a name after `.`".to_string()
-                })?;
-                segs.push(seg);
-                r = r2;
-            }
-            Ok((
-                r,
-                Expr {
-                    kind: ExprKind::Path(segs),
-                    span,
-                },
-            ))
-        }
-        Kind::Punct if t.is("(") => {
-            let (r, e) = need(t.rest, |x| ternary(x, cx.deeper()), EXPECT_EXPR, || {
-                "expected an expression after `(`".to_string()
-            })?;
-            let (r, _) = need(r, punct(")"), "`)` or an operator", || {
-                "missing `)`".to_string()
-            })?;
-            Ok((r, e))
-        }
+        Kind::Ident => name_operand(t, cx),
+        Kind::Punct if t.is("(") => paren(t, cx),
         _ => soft(t.at, EXPECT_EXPR),
     }
+}
+
+/// `( expr )` starting at the `(` token.
+fn paren<'a>(open: Tok<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
+    let (r, e) = must(ternary(open.rest, cx.deeper()), EXPECT_EXPR, || {
+        "expected an expression after `(`".to_string()
+    })?;
+    let t = lex(r);
+    if !t.is(")") {
+        return Err(NomErr::Failure(
+            PErr::new(t.at, "`)` or an operator", "missing `)`")
+                .note(open.span(), "the `(` is here"),
+        ));
+    }
+    Ok((t.rest, e))
+}
+
+/// A call `f(..)` or a path `a.b.c` starting with the identifier token `t`.
+fn name_operand<'a>(t: Tok<'a>, cx: ExprCx<'_>) -> R<'a, Expr> {
+    let first = t.ident();
+    let n = lex(t.rest);
+    if n.is("(") {
+        let after = lex(n.rest);
+        let (r, args) = if after.is(")") {
+            (after.rest, Vec::new())
+        } else {
+            call_args(n.rest, cx, &format!("`{first}(..)`"))?
+        };
+        return Ok((
+            r,
+            Expr {
+                span: first.span,
+                kind: ExprKind::Call { func: first, args },
+            },
+        ));
+    }
+    let span = first.span;
+    let mut segs = vec![first];
+    let mut r = t.rest;
+    loop {
+        let d = lex(r);
+        if !d.is(".") {
+            break;
+        }
+        let (r2, seg) = need(d.rest, any_ident, "a member name", || {
+            "expected a name after `.`".to_string()
+        })?;
+        segs.push(seg);
+        r = r2;
+    }
+    Ok((
+        r,
+        Expr {
+            kind: ExprKind::Path(segs),
+            span,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! The canonical protocol specs in `spec/protocols/*.wire` parse, validate and have the
 //! shape the rest of ferrocom relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ferrocom_spec::model::{
-    ArmBody, ByteOrder, Expr, ExprKind, Item, Meta, PatValue, Pattern, Protocol, RecordDef,
-    Spec, Type, UnionDef,
+    ArmBody, ByteOrder, Expr, ExprKind, Item, Meta, PatValue, Pattern, Protocol, RecordDef, Spec,
+    Type, UnionDef,
 };
 
 fn protocols_dir() -> PathBuf {
@@ -117,7 +118,11 @@ fn every_canonical_spec_parses_and_validates() {
             failures.push(format!("{}:\n{e}", path.display()));
         }
     }
-    assert!(failures.is_empty(), "spec errors:\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "spec errors:\n{}",
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -154,10 +159,23 @@ fn iocom_structure() {
     assert_eq!(p.name.name, "iocom");
     assert_eq!(p.byte_order, ByteOrder::Little);
 
-    for frame in ["SocketItem", "SerialItem", "ClientHandshake", "TlsMark", "CertificateAnswer"] {
+    for frame in [
+        "SocketItem",
+        "SerialItem",
+        "ClientHandshake",
+        "TlsMark",
+        "CertificateAnswer",
+    ] {
         assert!(record(p, frame).is_frame, "{frame} should be a frame");
     }
-    for rec in ["SocketFrame", "SerialFrame", "SystemMessage", "Authentication", "MemoryBlockInfo", "RemoveRequest"] {
+    for rec in [
+        "SocketFrame",
+        "SerialFrame",
+        "SystemMessage",
+        "Authentication",
+        "MemoryBlockInfo",
+        "RemoveRequest",
+    ] {
         assert!(!record(p, rec).is_frame, "{rec} should be a nested record");
     }
 
@@ -174,11 +192,20 @@ fn iocom_structure() {
             matches!(&f.derive, Some(Expr { kind: ExprKind::Call { func, .. }, .. }) if func.name == "crc16_modbus")
         }).map(|f| f.name.name.clone())
     };
-    assert_eq!(crc_field(record(p, "SerialFrame")).as_deref(), Some("checksum"));
+    assert_eq!(
+        crc_field(record(p, "SerialFrame")).as_deref(),
+        Some("checksum")
+    );
     assert_eq!(crc_field(record(p, "SocketFrame")), None);
 
     // DATA_SZ: u16 on sockets, u8 on serial.
-    let size_bits = |r: &RecordDef| match &r.fields.iter().find(|f| f.name.name == "size").expect("size field").ty {
+    let size_bits = |r: &RecordDef| match &r
+        .fields
+        .iter()
+        .find(|f| f.name.name == "size")
+        .expect("size field")
+        .ty
+    {
         Type::Int(t) => t.bits,
         other => panic!("size should be an integer, is {other:?}"),
     };
@@ -191,8 +218,16 @@ fn iocom_structure() {
         other => panic!("zero_run extern missing: {other:?}"),
     }
     for rec in ["SocketFrame", "SerialFrame"] {
-        let data = record(p, rec).fields.iter().find(|f| f.name.name == "data").expect("data field");
-        assert_eq!(data.transform.as_ref().map(|t| t.name.name.as_str()), Some("zero_run"), "{rec}.data");
+        let data = record(p, rec)
+            .fields
+            .iter()
+            .find(|f| f.name.name == "data")
+            .expect("data field");
+        assert_eq!(
+            data.transform.as_ref().map(|t| t.name.name.as_str()),
+            Some("zero_run"),
+            "{rec}.data"
+        );
     }
 
     // Lead-byte unions: ACK, numbered frames 0..=200 and a reject arm for the rest.
@@ -201,7 +236,15 @@ fn iocom_structure() {
     let serial = union(p, "SerialBody");
     assert_eq!(
         variants(serial),
-        ["Ack", "Disconnect", "ConfirmReply", "Confirm", "ConnectReply", "Connect", "Numbered"]
+        [
+            "Ack",
+            "Disconnect",
+            "ConfirmReply",
+            "Confirm",
+            "ConnectReply",
+            "Connect",
+            "Numbered"
+        ]
     );
     for u in [socket, serial] {
         let numbered = u
@@ -210,24 +253,44 @@ fn iocom_structure() {
             .find(|a| matches!(&a.body, ArmBody::Variant { name, .. } if name.name == "Numbered"))
             .expect("Numbered arm");
         assert!(
-            matches!(&numbered.pattern, Pattern::Range(PatValue::Int(0, _), PatValue::Int(200, _))),
+            matches!(
+                &numbered.pattern,
+                Pattern::Range(PatValue::Int(0, _), PatValue::Int(200, _))
+            ),
             "{}: frame numbers must be 0..=200, got {:?}",
             u.name,
             numbered.pattern
         );
         let last = u.arms.last().expect("arms");
         assert!(matches!(last.pattern, Pattern::Wildcard(_)) && last.body == ArmBody::Reject);
-        assert!(last.meta.clause.as_deref().is_some_and(|c| c.starts_with("IOCOM-5")));
+        assert!(
+            last.meta
+                .clause
+                .as_deref()
+                .is_some_and(|c| c.starts_with("IOCOM-5"))
+        );
     }
     // The serial link control characters are unit variants with single-value arms.
-    for (byte, name) in [(0xF9, "Disconnect"), (0xFA, "ConfirmReply"), (0xFB, "Confirm"), (0xFC, "ConnectReply"), (0xFD, "Connect")] {
+    for (byte, name) in [
+        (0xF9, "Disconnect"),
+        (0xFA, "ConfirmReply"),
+        (0xFB, "Confirm"),
+        (0xFC, "ConnectReply"),
+        (0xFD, "Connect"),
+    ] {
         let arm = serial
             .arms
             .iter()
             .find(|a| matches!(&a.body, ArmBody::Variant { name: n, .. } if n.name == name))
             .unwrap_or_else(|| panic!("{name} arm"));
-        assert!(matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == byte), "{name}");
-        assert!(matches!(&arm.body, ArmBody::Variant { payload: None, .. }), "{name} is a unit variant");
+        assert!(
+            matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == byte),
+            "{name}"
+        );
+        assert!(
+            matches!(&arm.body, ArmBody::Variant { payload: None, .. }),
+            "{name} is a unit variant"
+        );
     }
 
     // System messages.
@@ -238,12 +301,55 @@ fn iocom_structure() {
     }
     let auth = record(p, "Authentication");
     let auth_fields: Vec<&str> = auth.fields.iter().map(|f| f.name.name.as_str()).collect();
-    assert_eq!(auth_fields, ["flags", "user", "device_nr", "unique_id", "network", "password"]);
+    assert_eq!(
+        auth_fields,
+        [
+            "flags",
+            "user",
+            "device_nr",
+            "unique_id",
+            "network",
+            "password"
+        ]
+    );
     assert!(auth.fields[3].condition.is_some(), "unique id is optional");
-    assert!(matches!(auth.fields[2].ty, Type::DynUint { .. }), "device number is a puint");
+    assert!(
+        matches!(auth.fields[2].ty, Type::DynUint { .. }),
+        "device number is a puint"
+    );
+    // The string limits of section 19 are decode-time `where` rules.
+    for (rec, field) in [
+        ("Authentication", "user"),
+        ("Authentication", "network"),
+        ("Authentication", "password"),
+        ("MemoryBlockInfo", "device_name"),
+        ("MemoryBlockInfo", "network"),
+        ("MemoryBlockInfo", "block_name"),
+        ("ClientHandshake", "network"),
+    ] {
+        let f = record(p, rec)
+            .fields
+            .iter()
+            .find(|f| f.name.name == field)
+            .expect("field");
+        assert!(
+            f.constraint.is_some(),
+            "{rec}.{field} should carry its length limit"
+        );
+    }
 
     let c = clauses(p);
-    for id in ["IOCOM-4.1-1", "IOCOM-4.2-1", "IOCOM-4.2-2", "IOCOM-5-1", "IOCOM-6.1-1", "IOCOM-8.1-3", "IOCOM-9.1-1", "IOCOM-10.2-1", "IOCOM-12-1"] {
+    for id in [
+        "IOCOM-4.1-1",
+        "IOCOM-4.2-1",
+        "IOCOM-4.2-2",
+        "IOCOM-5-1",
+        "IOCOM-6.1-1",
+        "IOCOM-8.1-3",
+        "IOCOM-9.1-1",
+        "IOCOM-10.2-1",
+        "IOCOM-12-1",
+    ] {
         assert!(c.contains(id), "iocom lacks clause {id}; has {c:?}");
     }
 }
@@ -256,14 +362,24 @@ fn switchbox_structure() {
     assert_eq!(p.byte_order, ByteOrder::Little);
     assert!(record(p, "Message").is_frame);
     let body = union(p, "MessageBody");
-    assert_eq!(variants(body), ["NewConnection", "ConnectionDropped", "KeepAlive", "Data"]);
-    for (code, name) in [(-1, "NewConnection"), (-2, "ConnectionDropped"), (-3, "KeepAlive")] {
+    assert_eq!(
+        variants(body),
+        ["NewConnection", "ConnectionDropped", "KeepAlive", "Data"]
+    );
+    for (code, name) in [
+        (-1, "NewConnection"),
+        (-2, "ConnectionDropped"),
+        (-3, "KeepAlive"),
+    ] {
         let arm = body
             .arms
             .iter()
             .find(|a| matches!(&a.body, ArmBody::Variant { name: n, .. } if n.name == name))
             .unwrap_or_else(|| panic!("{name} arm"));
-        assert!(matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == code), "{name}");
+        assert!(
+            matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == code),
+            "{name}"
+        );
     }
     assert_eq!(body.arms.last().map(|a| &a.body), Some(&ArmBody::Reject));
     let c = clauses(p);
@@ -278,30 +394,61 @@ fn mqtt311_structure() {
     assert_eq!(p.byte_order, ByteOrder::Big);
     let packet = record(p, "Packet");
     assert!(packet.is_frame);
-    assert!(matches!(packet.fields[1].ty, Type::MqttVarint), "remaining length is an MQTT varint");
-    assert!(matches!(packet.fields[2].ty, Type::Within { .. }), "body is bounded by the remaining length");
+    assert!(
+        matches!(packet.fields[1].ty, Type::MqttVarint),
+        "remaining length is an MQTT varint"
+    );
+    assert!(
+        matches!(packet.fields[2].ty, Type::Within { .. }),
+        "body is bounded by the remaining length"
+    );
 
     let body = union(p, "PacketBody");
     assert_eq!(
         variants(body),
         [
-            "Connect", "Connack", "Publish", "Puback", "Pubrec", "Pubrel", "Pubcomp",
-            "Subscribe", "Suback", "Unsubscribe", "Unsuback", "Pingreq", "Pingresp", "Disconnect"
+            "Connect",
+            "Connack",
+            "Publish",
+            "Puback",
+            "Pubrec",
+            "Pubrel",
+            "Pubcomp",
+            "Subscribe",
+            "Suback",
+            "Unsubscribe",
+            "Unsuback",
+            "Pingreq",
+            "Pingresp",
+            "Disconnect"
         ],
         "the 14 MQTT 3.1.1 control packets"
     );
     // Every reject arm names the rule it enforces.
     for arm in body.arms.iter().filter(|a| a.body == ArmBody::Reject) {
-        assert!(arm.meta.clause.is_some(), "reject arm {:?} without clause", arm.pattern);
+        assert!(
+            arm.meta.clause.is_some(),
+            "reject arm {:?} without clause",
+            arm.pattern
+        );
     }
     // Packets with fixed flags match their exact first byte.
-    for (byte, name) in [(0x10, "Connect"), (0x62, "Pubrel"), (0x82, "Subscribe"), (0xA2, "Unsubscribe"), (0xE0, "Disconnect")] {
+    for (byte, name) in [
+        (0x10, "Connect"),
+        (0x62, "Pubrel"),
+        (0x82, "Subscribe"),
+        (0xA2, "Unsubscribe"),
+        (0xE0, "Disconnect"),
+    ] {
         let arm = body
             .arms
             .iter()
             .find(|a| matches!(&a.body, ArmBody::Variant { name: n, .. } if n.name == name))
             .unwrap_or_else(|| panic!("{name} arm"));
-        assert!(matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == byte), "{name}");
+        assert!(
+            matches!(arm.pattern, Pattern::Value(PatValue::Int(v, _)) if v == byte),
+            "{name}"
+        );
     }
 
     match p.item("PublishHeader") {
@@ -312,7 +459,14 @@ fn mqtt311_structure() {
         other => panic!("PublishHeader should be bits: {other:?}"),
     }
     let c = clauses(p);
-    for id in ["MQTT-2.2.2-2", "MQTT-3.1.2-3", "MQTT-3.3.1-4", "MQTT-3-8.3-4", "MQTT-2.3.1-1", "MQTT-3.6.1-1"] {
+    for id in [
+        "MQTT-2.2.2-2",
+        "MQTT-3.1.2-3",
+        "MQTT-3.3.1-4",
+        "MQTT-3-8.3-4",
+        "MQTT-2.3.1-1",
+        "MQTT-3.6.1-1",
+    ] {
         assert!(c.contains(id), "mqtt311 lacks clause {id}; has {c:?}");
     }
 }

@@ -15,6 +15,11 @@ extern crate self as ferrocom_wire;
 pub mod codec;
 pub mod transforms;
 
+// The canonical codecs, generated at compile time from the specs in ../spec/protocols.
+ferrocom_macros::protocol!("../spec/protocols/iocom.wire");
+ferrocom_macros::protocol!("../spec/protocols/switchbox.wire");
+ferrocom_macros::protocol!("../spec/protocols/mqtt311.wire");
+
 /// Re-exports for generated code. Not a public API: may change without notice.
 #[doc(hidden)]
 pub mod __private {
