@@ -273,7 +273,31 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             BitType::Bool => quote!(let #fname: bool = u.arbitrary()?;),
             BitType::Uint(n) => {
                 let p = names::prim(*n, false);
-                quote!(let #fname: #p = u.int_in_range(0..=(#mask_lit as #p))?;)
+                let directed = match &f.constraint {
+                    Some(w) => crate::arb::directed(cx, w, &f.name.name, false)?,
+                    None => None,
+                };
+                let bad = quote!(#s::__private::arbitrary::Error::IncorrectFormat);
+                match directed {
+                    Some(crate::arb::Directed::Choices(c)) => quote! {
+                        let #fname: #p = {
+                            let __c: &[i128] = &[#(#c),*];
+                            #p::try_from(*u.choose(__c)?).map_err(|_| #bad)?
+                        };
+                    },
+                    Some(crate::arb::Directed::Range(lo, hi)) => {
+                        let lo = lo.unwrap_or(quote!(0i128));
+                        let hi = hi.unwrap_or(quote!((#mask_lit as i128)));
+                        quote! {
+                            let #fname: #p = {
+                                let (__lo, __hi): (i128, i128) = ((#lo).max(0), (#hi).min(#mask_lit as i128));
+                                if __lo > __hi { return Err(#bad); }
+                                #p::try_from(u.int_in_range(__lo..=__hi)?).map_err(|_| #bad)?
+                            };
+                        }
+                    }
+                    None => quote!(let #fname: #p = u.int_in_range(0..=(#mask_lit as #p))?;),
+                }
             }
             BitType::Named(n) => {
                 let t = names::ident(&n.name);

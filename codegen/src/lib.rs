@@ -13,6 +13,7 @@
 //! `Arbitrary` behind the `arbitrary` feature of the crate that includes the code.
 #![warn(missing_docs)]
 
+mod arb;
 mod build;
 mod expr;
 mod items;

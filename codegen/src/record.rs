@@ -769,7 +769,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             ascope.push(Local { name: f.name.name.clone(), tokens: quote!(0i128), ty: None, optional: false, wire: None });
             continue;
         }
-        let mut value = arb_ty(cx, &ascope, &f.ty, &derived_names)?;
+        let mut value = arb_field(cx, &ascope, f, &derived_names)?;
         if f.transform.is_some() {
             value = quote!(#s::__private::Cow::Borrowed(#value));
         }
@@ -993,4 +993,80 @@ fn encode_prologue<'s>(cx: &Cx<'s>, r: &'s RecordDef, fallible: bool) -> Result<
         scope.push(Local { name: f.name.name.clone(), tokens: quote!(#plain), ty: None, optional: false, wire: None });
     }
     Ok((quote!(#(#out)*), scope))
+}
+
+/// Bounds of an integer-like type: (min, max, Rust primitive, wrapper for named types).
+fn int_bounds(cx: &Cx<'_>, ty: &Type) -> Option<(i128, i128, TokenStream, Option<syn::Ident>)> {
+    let range = |t: &ferrocom_spec::model::IntType| {
+        let b = u32::from(t.bits);
+        if t.signed {
+            (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1)
+        } else {
+            (0, (1i128 << b) - 1)
+        }
+    };
+    match ty {
+        Type::Int(t) => {
+            let (lo, hi) = range(t);
+            Some((lo, hi, names::int_ty(t), None))
+        }
+        Type::Named { name, .. } if names::kind_of(cx, &name.name) == Some(Kind::Enum) => {
+            let rep = names::repr_of(cx, &name.name)?;
+            let (lo, hi) = range(&rep);
+            Some((lo, hi, names::int_ty(&rep), Some(names::ident(&name.name))))
+        }
+        _ => None,
+    }
+}
+
+/// Arbitrary value of a record field, steered by its `where` clause where possible.
+fn arb_field(cx: &Cx<'_>, scope: &Scope<'_>, f: &Field, derived: &[String]) -> Result<TokenStream> {
+    let s = &cx.support;
+    let bad = quote!(#s::__private::arbitrary::Error::IncorrectFormat);
+    let Some(w) = &f.constraint else {
+        return arb_ty(cx, scope, &f.ty, derived);
+    };
+    if let Type::Array { elem, count: Size::Rest } = &f.ty {
+        if let Some(crate::arb::Directed::Range(lo, hi)) = crate::arb::directed(cx, w, &f.name.name, true)? {
+            let e = arb_ty(cx, scope, elem, derived)?;
+            let lo = lo.unwrap_or(quote!(0i128));
+            let hi = hi.unwrap_or(quote!(8i128));
+            let v = quote!(#s::__private::Vec);
+            return Ok(quote!({
+                let __lo = usize::try_from(#lo).map_err(|_| #bad)?;
+                let __hi = usize::try_from(#hi).map_err(|_| #bad)?.min(__lo + 8);
+                let mut __v = #v::new();
+                u.arbitrary_loop(Some(__lo as u32), Some(__hi as u32), |u| {
+                    __v.push(#e);
+                    Ok(::core::ops::ControlFlow::Continue(()))
+                })?;
+                __v
+            }));
+        }
+    }
+    let Some((min, max, prim, wrap)) = int_bounds(cx, &f.ty) else {
+        return arb_ty(cx, scope, &f.ty, derived);
+    };
+    let wrap = |v: TokenStream| match &wrap {
+        Some(t) => quote!(#t(#v)),
+        None => v,
+    };
+    Ok(match crate::arb::directed(cx, w, &f.name.name, false)? {
+        Some(crate::arb::Directed::Choices(c)) => wrap(quote!({
+            let __c: &[i128] = &[#(#c),*];
+            let __v: i128 = *u.choose(__c)?;
+            #prim::try_from(__v).map_err(|_| #bad)?
+        })),
+        Some(crate::arb::Directed::Range(lo, hi)) => {
+            let lo = lo.unwrap_or(quote!(#min));
+            let hi = hi.unwrap_or(quote!(#max));
+            wrap(quote!({
+                let (__lo, __hi): (i128, i128) = ((#lo).max(#min), (#hi).min(#max));
+                if __lo > __hi { return Err(#bad); }
+                let __v: i128 = u.int_in_range(__lo..=__hi)?;
+                #prim::try_from(__v).map_err(|_| #bad)?
+            }))
+        }
+        None => arb_ty(cx, scope, &f.ty, derived)?,
+    })
 }

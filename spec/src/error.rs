@@ -88,6 +88,9 @@ impl SpecError {
         let line_index = usize::try_from(self.span.line.saturating_sub(1)).unwrap_or(0);
         if let Some(line) = source.lines().nth(line_index) {
             self.source_line = Some(line.trim_end_matches('\r').to_string());
+        } else if self.span.offset >= source.len() && self.span.column == 1 {
+            // End of file after a final newline: an empty last line.
+            self.source_line = Some(String::new());
         }
         if self.width == 0 {
             self.width = crate::parse::token_width_at(source, self.span.offset);

@@ -65,7 +65,8 @@ bytes(u16), str[..], str(u8), cstr, or a declared type name)";
 const EXPECT_INT_TYPE: &str = "an integer type (u8, u16, u24, ..., u64, i8, ..., i64, \
 optionally with an `le`/`be` suffix; any width uN inside `bits`)";
 const EXPECT_BIT_TYPE: &str = "a bit field type (`bool`, `u1`..`u64`, or an enum or flags name)";
-const EXPECT_EXPR: &str = "an expression (a number, `true`, `false`, a name, a call, `(`, `!` or `-`)";
+const EXPECT_EXPR: &str =
+    "an expression (a number, `true`, `false`, a name, a call, `(`, `!` or `-`)";
 const EXPECT_ITEM: &str =
     "an item (`enum`, `flags`, `bits`, `record`, `frame`, `union` or `extern transform`) or `}`";
 const EXPECT_PATTERN: &str =
@@ -187,8 +188,8 @@ impl<'a> PErr<'a> {
             Kind::Eof => 1,
             _ => tok.text.chars().count().max(1),
         };
-        let mut e = SpecError::new(file, tok.span(), self.message, found, self.expected)
-            .with_width(width);
+        let mut e =
+            SpecError::new(file, tok.span(), self.message, found, self.expected).with_width(width);
         e.notes = self.notes;
         e.attach_source(source);
         e
@@ -324,11 +325,12 @@ fn trivia(mut i: Src<'_>) -> Src<'_> {
             continue;
         }
         let s = *i.fragment();
-        if s.starts_with("//") && !is_doc(s) {
-            if let Ok((rest, _)) = take_till::<_, _, ()>(|c| c == '\n')(i) {
-                i = rest;
-                continue;
-            }
+        if s.starts_with("//")
+            && !is_doc(s)
+            && let Ok((rest, _)) = take_till::<_, _, ()>(|c| c == '\n')(i)
+        {
+            i = rest;
+            continue;
         }
         return i;
     }
@@ -390,10 +392,10 @@ fn lex<'a>(i: Src<'a>) -> Tok<'a> {
             rest: at,
         };
     }
-    if is_doc(s) {
-        if let Ok(r) = take_till::<_, _, ()>(|c| c == '\n')(at) {
-            return tok(Kind::Doc, r);
-        }
+    if is_doc(s)
+        && let Ok(r) = take_till::<_, _, ()>(|c| c == '\n')(at)
+    {
+        return tok(Kind::Doc, r);
     }
     if let Ok(r) = word_chars(at) {
         return tok(Kind::Ident, r);
@@ -695,9 +697,12 @@ fn meta(mut i: Src<'_>) -> R<'_, MetaParts> {
         let (r, _) = need(r, punct("("), "`(`", || {
             "expected `(` after `@clause`: `@clause(\"ID\")`".to_string()
         })?;
-        let (r, clause) = need(r, string_lit, "the clause id as a string, e.g. \"IOCOM-4.1\"", || {
-            "missing clause id in `@clause(..)`".to_string()
-        })?;
+        let (r, clause) = need(
+            r,
+            string_lit,
+            "the clause id as a string, e.g. \"IOCOM-4.1\"",
+            || "missing clause id in `@clause(..)`".to_string(),
+        )?;
         let (r, _) = need(r, punct(")"), "`)`", || {
             "missing `)` after the clause id".to_string()
         })?;
@@ -788,7 +793,9 @@ fn protocol_file(i: Src<'_>) -> R<'_, Protocol> {
         return fail(
             t.at,
             "end of file",
-            format!("unexpected text after the end of protocol `{name}` (a spec file holds one protocol)"),
+            format!(
+                "unexpected text after the end of protocol `{name}` (a spec file holds one protocol)"
+            ),
         );
     }
     Ok((
@@ -863,8 +870,12 @@ fn comma_list<'a, T>(
             return Ok((t.rest, out));
         } else if t.kind == Kind::Eof {
             return Err(NomErr::Failure(
-                PErr::new(t.at, "`,` or `}`", format!("{owner} is not closed: missing `}}`"))
-                    .note(open, "opened here"),
+                PErr::new(
+                    t.at,
+                    "`,` or `}`",
+                    format!("{owner} is not closed: missing `}}`"),
+                )
+                .note(open, "opened here"),
             ));
         } else {
             return fail(
@@ -880,9 +891,12 @@ fn enum_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     let (i, name) = decl_name(kw.rest, "the enum name", || {
         "expected a name after `enum`".to_string()
     })?;
-    let (i, _) = need(i, punct(":"), "`:` and the representation, e.g. `enum Kind: u8 { .. }`", || {
-        format!("enum `{name}` needs a representation type")
-    })?;
+    let (i, _) = need(
+        i,
+        punct(":"),
+        "`:` and the representation, e.g. `enum Kind: u8 { .. }`",
+        || format!("enum `{name}` needs a representation type"),
+    )?;
     let (i, repr) = need(i, any_int_type, EXPECT_INT_TYPE, || {
         format!("invalid representation type of enum `{name}`")
     })?;
@@ -929,14 +943,20 @@ fn flags_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     let (i, name) = decl_name(kw.rest, "the flags type name", || {
         "expected a name after `flags`".to_string()
     })?;
-    let (i, _) = need(i, punct(":"), "`:` and the representation, e.g. `flags F: u8 { .. }`", || {
-        format!("flags `{name}` needs a representation type")
-    })?;
+    let (i, _) = need(
+        i,
+        punct(":"),
+        "`:` and the representation, e.g. `flags F: u8 { .. }`",
+        || format!("flags `{name}` needs a representation type"),
+    )?;
     let (i, repr) = need(i, any_int_type, EXPECT_INT_TYPE, || {
         format!("invalid representation type of flags `{name}`")
     })?;
     let (i, open) = need(i, punct("{"), "`{`", || {
-        format!("expected `{{` after `flags {name}: {}`", int_type_name(repr))
+        format!(
+            "expected `{{` after `flags {name}: {}`",
+            int_type_name(repr)
+        )
     })?;
     let owner = format!("flags `{name}`");
     let (i, flags) = comma_list(i, open, &owner, "flag", |i| {
@@ -953,13 +973,21 @@ fn flags_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
         })?;
         let t = lex(i);
         if t.is("-") {
-            return fail(t.at, "a mask (a non-negative integer)", "a flag mask cannot be negative");
+            return fail(
+                t.at,
+                "a mask (a non-negative integer)",
+                "a flag mask cannot be negative",
+            );
         }
         let (i, (v, _)) = need(i, int_lit, "a mask (a non-negative integer)", || {
             format!("invalid mask of flag `{fname}`")
         })?;
         let Ok(mask) = u64::try_from(v) else {
-            return fail(t.at, "a mask of at most 64 bits", "flag mask does not fit in 64 bits");
+            return fail(
+                t.at,
+                "a mask of at most 64 bits",
+                "flag mask does not fit in 64 bits",
+            );
         };
         Ok((
             i,
@@ -1022,9 +1050,12 @@ fn bits_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     let (i, name) = decl_name(kw.rest, "the bits type name", || {
         "expected a name after `bits`".to_string()
     })?;
-    let (i, _) = need(i, punct(":"), "`:` and the representation, e.g. `bits B: u8 { .. }`", || {
-        format!("bits `{name}` needs a representation type")
-    })?;
+    let (i, _) = need(
+        i,
+        punct(":"),
+        "`:` and the representation, e.g. `bits B: u8 { .. }`",
+        || format!("bits `{name}` needs a representation type"),
+    )?;
     let (i, repr) = need(i, any_int_type, EXPECT_INT_TYPE, || {
         format!("invalid representation type of bits `{name}`")
     })?;
@@ -1040,8 +1071,12 @@ fn bits_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
         }
         if t.kind == Kind::Eof {
             return Err(NomErr::Failure(
-                PErr::new(t.at, "a bit field or `}`", format!("bits `{name}` is not closed: missing `}}`"))
-                    .note(open, "opened here"),
+                PErr::new(
+                    t.at,
+                    "a bit field or `}`",
+                    format!("bits `{name}` is not closed: missing `}}`"),
+                )
+                .note(open, "opened here"),
             ));
         }
         let (r, fm) = meta(i)?;
@@ -1085,7 +1120,11 @@ fn bits_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
                 (Some(_), None) => "`where` or `;`",
                 _ => "`;`",
             };
-            return fail(t.at, expected, format!("missing `;` after bit field `{fname}`"));
+            return fail(
+                t.at,
+                expected,
+                format!("missing `;` after bit field `{fname}`"),
+            );
         }
         fields.push(BitField {
             meta: fm.into_meta(fname.span),
@@ -1117,9 +1156,12 @@ fn param_list<'a>(mut i: Src<'a>, owner: &str) -> R<'a, Vec<Param>> {
         let (r, _) = need(r, punct(":"), "`:` and the parameter's type", || {
             format!("parameter `{name}` needs a type")
         })?;
-        let (r, ty) = need(r, |x| ty(x, false), EXPECT_TYPE, || {
-            format!("parameter `{name}` needs a type")
-        })?;
+        let (r, ty) = need(
+            r,
+            |x| ty(x, false),
+            EXPECT_TYPE,
+            || format!("parameter `{name}` needs a type"),
+        )?;
         params.push(Param { name, ty });
         let t = lex(r);
         if t.is(",") {
@@ -1127,7 +1169,11 @@ fn param_list<'a>(mut i: Src<'a>, owner: &str) -> R<'a, Vec<Param>> {
         } else if t.is(")") {
             return Ok((t.rest, params));
         } else {
-            return fail(t.at, "`,` or `)`", format!("missing `)` after the parameters of {owner}"));
+            return fail(
+                t.at,
+                "`,` or `)`",
+                format!("missing `)` after the parameters of {owner}"),
+            );
         }
     }
 }
@@ -1155,8 +1201,12 @@ fn record_def<'a>(kw: Tok<'a>, m: MetaParts, is_frame: bool) -> R<'a, Item> {
         }
         if t.kind == Kind::Eof {
             return Err(NomErr::Failure(
-                PErr::new(t.at, "a field or `}`", format!("{owner} is not closed: missing `}}`"))
-                    .note(open, "opened here"),
+                PErr::new(
+                    t.at,
+                    "a field or `}`",
+                    format!("{owner} is not closed: missing `}}`"),
+                )
+                .note(open, "opened here"),
             ));
         }
         let (r, f) = field(i, &owner)?;
@@ -1187,9 +1237,12 @@ fn field<'a>(i: Src<'a>, owner: &str) -> R<'a, Field> {
     let (i, _) = need(i, punct(":"), "`:` and the field's type", || {
         format!("missing `:` after field name `{name}`")
     })?;
-    let (mut i, ty) = need(i, |x| ty(x, true), EXPECT_TYPE, || {
-        format!("field `{name}` needs a type")
-    })?;
+    let (mut i, ty) = need(
+        i,
+        |x| ty(x, true),
+        EXPECT_TYPE,
+        || format!("field `{name}` needs a type"),
+    )?;
 
     // Modifiers, in this order: if, =, where, transform.
     const MODS: [&str; 4] = ["`if`", "`=`", "`where`", "`transform(..)`"];
@@ -1219,7 +1272,9 @@ fn field<'a>(i: Src<'a>, owner: &str) -> R<'a, Field> {
                 format!("`;` or a field modifier ({})", rest.join(", "))
             };
             let message = if t.word("within") {
-                format!("`within` belongs to the type of field `{name}` and must come before its modifiers")
+                format!(
+                    "`within` belongs to the type of field `{name}` and must come before its modifiers"
+                )
             } else if t.kind == Kind::Eof {
                 format!("missing `;` after field `{name}`")
             } else {
@@ -1305,9 +1360,16 @@ fn transform_ref<'a>(i: Src<'a>, field: &Ident) -> R<'a, TransformRef> {
     } else {
         (i, None)
     };
-    let (i, _) = need(i, punct(")"), if condition.is_some() { "`)`" } else { "`if` or `)`" }, || {
-        format!("missing `)` after `transform({name}..`")
-    })?;
+    let (i, _) = need(
+        i,
+        punct(")"),
+        if condition.is_some() {
+            "`)`"
+        } else {
+            "`if` or `)`"
+        },
+        || format!("missing `)` after `transform({name}..`"),
+    )?;
     Ok((i, TransformRef { name, condition }))
 }
 
@@ -1332,8 +1394,12 @@ fn union_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
         }
         if t.kind == Kind::Eof {
             return Err(NomErr::Failure(
-                PErr::new(t.at, "an arm or `}`", format!("{owner} is not closed: missing `}}`"))
-                    .note(open, "opened here"),
+                PErr::new(
+                    t.at,
+                    "an arm or `}`",
+                    format!("{owner} is not closed: missing `}}`"),
+                )
+                .note(open, "opened here"),
             ));
         }
         let (r, arm) = arm(i, &owner)?;
@@ -1373,9 +1439,12 @@ fn arm<'a>(i: Src<'a>, owner: &str) -> R<'a, Arm> {
         })?;
         let t = lex(i);
         let (i, payload) = if t.is("(") {
-            let (r, ty) = need(t.rest, |x| ty(x, true), EXPECT_TYPE, || {
-                format!("variant `{name}` needs a payload type inside `(..)`")
-            })?;
+            let (r, ty) = need(
+                t.rest,
+                |x| ty(x, true),
+                EXPECT_TYPE,
+                || format!("variant `{name}` needs a payload type inside `(..)`"),
+            )?;
             let (r, _) = need(r, punct(")"), "`)`", || {
                 format!("missing `)` after the payload type of variant `{name}`")
             })?;
@@ -1401,16 +1470,11 @@ fn arm<'a>(i: Src<'a>, owner: &str) -> R<'a, Arm> {
             };
             return fail(t.at, expected, format!("expected `;` after arm `{name}`"));
         }
-        (
-            i,
-            ArmBody::Variant {
-                name,
-                payload,
-                tag,
-            },
-        )
+        (i, ArmBody::Variant { name, payload, tag })
     };
-    let (i, _) = need(i, punct(";"), "`;`", || "expected `;` after the arm".to_string())?;
+    let (i, _) = need(i, punct(";"), "`;`", || {
+        "expected `;` after the arm".to_string()
+    })?;
     Ok((
         i,
         Arm {
@@ -1434,7 +1498,11 @@ fn pattern(i: Src<'_>) -> R<'_, Pattern> {
         })?;
         Ok((i, Pattern::Range(a, b)))
     } else if t.is("..") {
-        fail(t.at, "`..=`", "ranges in patterns are inclusive: write `a..=b`")
+        fail(
+            t.at,
+            "`..=`",
+            "ranges in patterns are inclusive: write `a..=b`",
+        )
     } else {
         Ok((i, Pattern::Value(a)))
     }
@@ -1466,9 +1534,12 @@ fn extern_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     let (i, name) = decl_name(i, "the transform's name", || {
         "expected a name after `extern transform`".to_string()
     })?;
-    let (i, _) = need(i, punct("="), "`=` and the Rust path of the implementation", || {
-        format!("expected `= \"path::to::Type\"` after `extern transform {name}`")
-    })?;
+    let (i, _) = need(
+        i,
+        punct("="),
+        "`=` and the Rust path of the implementation",
+        || format!("expected `= \"path::to::Type\"` after `extern transform {name}`"),
+    )?;
     let (i, rust_path) = need(
         i,
         string_lit,
@@ -1506,7 +1577,11 @@ fn ty(i: Src<'_>, wire: bool) -> R<'_, Type> {
         }
         dims += 1;
         if dims > MAX_DIMS {
-            return fail(tok.at, "at most 8 array dimensions", "too many array dimensions");
+            return fail(
+                tok.at,
+                "at most 8 array dimensions",
+                "too many array dimensions",
+            );
         }
         let (r, count) = size(tok.rest, "the array length (an expression or `..`)")?;
         let (r, _) = need(r, punct("]"), "`]`", || {
@@ -1538,9 +1613,12 @@ fn size<'a>(i: Src<'a>, what: &str) -> R<'a, Size> {
     if t.is("..") {
         return Ok((t.rest, Size::Rest));
     }
-    let (i, e) = need(i, |x| expr(x, ExprCx::root()), &format!("{what}"), || {
-        format!("expected {what}")
-    })?;
+    let (i, e) = need(
+        i,
+        |x| expr(x, ExprCx::root()),
+        what,
+        || format!("expected {what}"),
+    )?;
     Ok((i, Size::Expr(e)))
 }
 
@@ -1549,7 +1627,7 @@ fn prefix_type(i: Src<'_>) -> R<'_, IntType> {
     let t = lex(i);
     if t.kind == Kind::Ident {
         match int_type_of(t.text) {
-            Some(Ok(it)) if !it.signed && it.bits % 8 == 0 => return Ok((t.rest, it)),
+            Some(Ok(it)) if !it.signed && it.bits.is_multiple_of(8) => return Ok((t.rest, it)),
             Some(Ok(it)) if it.signed => {
                 return fail(t.at, EXPECT_PREFIX, "a length prefix must be unsigned");
             }
@@ -1598,11 +1676,28 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
             let what = t.text;
             let n = lex(t.rest);
             if n.is("[") {
-                let (r, sz) = size(n.rest, &format!("the {} (an expression or `..`)", if what == "str" { "text length in bytes" } else { "byte count" }))?;
+                let (r, sz) = size(
+                    n.rest,
+                    &format!(
+                        "the {} (an expression or `..`)",
+                        if what == "str" {
+                            "text length in bytes"
+                        } else {
+                            "byte count"
+                        }
+                    ),
+                )?;
                 let (r, _) = need(r, punct("]"), "`]`", || {
                     format!("missing `]` after the size of `{what}[..]`")
                 })?;
-                return Ok((r, if what == "str" { Type::Str(sz) } else { Type::Bytes(sz) }));
+                return Ok((
+                    r,
+                    if what == "str" {
+                        Type::Str(sz)
+                    } else {
+                        Type::Bytes(sz)
+                    },
+                ));
             }
             if n.is("(") {
                 let (r, prefix) = need(n.rest, prefix_type, EXPECT_PREFIX, || {
@@ -1623,15 +1718,20 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
                 } else {
                     (r, false)
                 };
-                let (r, _) = need(r, punct(")"), if nul { "`)`" } else { "`, nul` or `)`" }, || {
-                    "missing `)` after the length prefix of `str(..)`".to_string()
-                })?;
+                let (r, _) = need(
+                    r,
+                    punct(")"),
+                    if nul { "`)`" } else { "`, nul` or `)`" },
+                    || "missing `)` after the length prefix of `str(..)`".to_string(),
+                )?;
                 return Ok((r, Type::StrPrefixed { prefix, nul }));
             }
             fail(
                 n.at,
                 "`[size]` or a length prefix `(u8)`, `(u16)`, ...",
-                format!("`{what}` needs a size: `{what}[size]`, `{what}[..]` or a length prefix such as `{what}(u16)`"),
+                format!(
+                    "`{what}` needs a size: `{what}[size]`, `{what}[..]` or a length prefix such as `{what}(u16)`"
+                ),
             )
         }
         "bool" => fail(
@@ -1642,11 +1742,13 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
         w if RESERVED.contains(&w) => soft(t.at, EXPECT_TYPE),
         w => match int_type_of(w) {
             Some(Ok(it)) => {
-                if wire && it.bits % 8 != 0 {
+                if wire && !it.bits.is_multiple_of(8) {
                     return fail(
                         t.at,
                         "a whole-byte integer type (u8, u16, u24, ..., u64, i8, ..., i64)",
-                        format!("`{w}` is not a whole number of bytes; integers of other widths are only allowed inside `bits`"),
+                        format!(
+                            "`{w}` is not a whole number of bytes; integers of other widths are only allowed inside `bits`"
+                        ),
                     );
                 }
                 Ok((t.rest, Type::Int(it)))
@@ -1656,7 +1758,13 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
                 let name = t.ident();
                 let n = lex(t.rest);
                 if !n.is("(") {
-                    return Ok((t.rest, Type::Named { name, args: Vec::new() }));
+                    return Ok((
+                        t.rest,
+                        Type::Named {
+                            name,
+                            args: Vec::new(),
+                        },
+                    ));
                 }
                 let (r, args) = call_args(n.rest, ExprCx::root(), &format!("type `{name}`"))?;
                 Ok((r, Type::Named { name, args }))
@@ -1770,7 +1878,9 @@ fn ternary_rest<'a>(q: Tok<'a>, cond: Expr, cx: ExprCx<'_>) -> R<'a, Expr> {
     let (i, a) = must(ternary(q.rest, cx.deeper()), EXPECT_EXPR, || {
         "missing the value after `?` (`cond ? a : b`)".to_string()
     })?;
-    let (i, _) = need(i, punct(":"), "`:`", || "missing `:` of `cond ? a : b`".to_string())?;
+    let (i, _) = need(i, punct(":"), "`:`", || {
+        "missing `:` of `cond ? a : b`".to_string()
+    })?;
     let (i, b) = must(ternary(i, cx.deeper()), EXPECT_EXPR, || {
         "missing the value after `:` (`cond ? a : b`)".to_string()
     })?;
@@ -1889,7 +1999,11 @@ fn call_args<'a>(mut i: Src<'a>, cx: ExprCx<'_>, owner: &str) -> R<'a, Vec<Expr>
         } else if t.is(")") {
             return Ok((t.rest, args));
         } else {
-            return fail(t.at, "`,` or `)`", format!("missing `)` after the arguments of {owner}"));
+            return fail(
+                t.at,
+                "`,` or `)`",
+                format!("missing `)` after the arguments of {owner}"),
+            );
         }
     }
 }
@@ -2004,7 +2118,21 @@ mod tests {
         let texts: Vec<&str> = k.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(
             texts,
-            ["a", "..=", "b", "..", "||", "|", "<=", "<<", "<", "/// doc", "0x_FF", "\"s\\\"\"", "é"]
+            [
+                "a",
+                "..=",
+                "b",
+                "..",
+                "||",
+                "|",
+                "<=",
+                "<<",
+                "<",
+                "/// doc",
+                "0x_FF",
+                "\"s\\\"\"",
+                "é"
+            ]
         );
         assert_eq!(k.last().map(|x| x.0), Some(Kind::Other));
     }
@@ -2021,8 +2149,22 @@ mod tests {
 
     #[test]
     fn int_types() {
-        assert!(matches!(int_type_of("u16le"), Some(Ok(IntType { bits: 16, signed: false, order: Some(ByteOrder::Little) }))));
-        assert!(matches!(int_type_of("i64"), Some(Ok(IntType { bits: 64, signed: true, order: None }))));
+        assert!(matches!(
+            int_type_of("u16le"),
+            Some(Ok(IntType {
+                bits: 16,
+                signed: false,
+                order: Some(ByteOrder::Little)
+            }))
+        ));
+        assert!(matches!(
+            int_type_of("i64"),
+            Some(Ok(IntType {
+                bits: 64,
+                signed: true,
+                order: None
+            }))
+        ));
         assert!(int_type_of("uint").is_none());
         assert!(int_type_of("u").is_none());
         assert!(matches!(int_type_of("u0"), Some(Err(_))));

@@ -309,15 +309,15 @@ impl<'s> Validator<'s> {
             | Type::StrPrefixed { .. } => {}
             Type::DynUint { width, .. } => {
                 self.check_number(width, ctx, "the width of `uint(..)`");
-                if let Some(w) = const_eval(width) {
-                    if !(1..=8).contains(&w) {
-                        self.report(
-                            width.span,
-                            format!("`uint({w})` has an invalid width: integers are 1 to 8 bytes wide"),
-                            format!("`{w}`"),
-                            "a width from 1 to 8 bytes",
-                        );
-                    }
+                if let Some(w) = const_eval(width)
+                    && !(1..=8).contains(&w)
+                {
+                    self.report(
+                        width.span,
+                        format!("`uint({w})` has an invalid width: integers are 1 to 8 bytes wide"),
+                        format!("`{w}`"),
+                        "a width from 1 to 8 bytes",
+                    );
                 }
             }
             Type::Bytes(size) | Type::Str(size) => self.check_size(size, ctx, "a size"),
@@ -359,15 +359,15 @@ impl<'s> Validator<'s> {
                 "an integer expression",
             );
         }
-        if let Some(v) = const_eval(e) {
-            if v < 0 {
-                self.report(
-                    e.span,
-                    format!("{what} cannot be negative"),
-                    format!("`{v}`"),
-                    "a non-negative integer",
-                );
-            }
+        if let Some(v) = const_eval(e)
+            && v < 0
+        {
+            self.report(
+                e.span,
+                format!("{what} cannot be negative"),
+                format!("`{v}`"),
+                "a non-negative integer",
+            );
         }
     }
 
@@ -395,7 +395,11 @@ impl<'s> Validator<'s> {
             Item::Enum(d) => ("enum", Some(d.repr), None),
             Item::Flags(d) => ("flags", Some(d.repr), None),
             Item::Bits(d) => ("bits", Some(d.repr), None),
-            Item::Record(d) => (if d.is_frame { "frame" } else { "record" }, None, Some(&d.params)),
+            Item::Record(d) => (
+                if d.is_frame { "frame" } else { "record" },
+                None,
+                Some(&d.params),
+            ),
             Item::Union(d) => ("union", None, Some(&d.params)),
         };
         if let Some(repr) = repr {
@@ -407,7 +411,7 @@ impl<'s> Validator<'s> {
                     format!("`{name}` without `(..)`"),
                 );
             }
-            if repr.bits % 8 != 0 {
+            if !repr.bits.is_multiple_of(8) {
                 self.report(
                     name.span,
                     format!(
@@ -492,9 +496,11 @@ impl<'s> Validator<'s> {
                         true
                     }
                     None => {
-                        self.unknown_type(name, "an integer type or a declared enum, flags or bits type", |i| {
-                            matches!(i, Item::Enum(_) | Item::Flags(_) | Item::Bits(_))
-                        });
+                        self.unknown_type(
+                            name,
+                            "an integer type or a declared enum, flags or bits type",
+                            |i| matches!(i, Item::Enum(_) | Item::Flags(_) | Item::Bits(_)),
+                        );
                         true
                     }
                     _ => false,
@@ -632,14 +638,26 @@ impl<'s> Validator<'s> {
                 VTy::Flags(d) => match d.flags.iter().find(|f| f.name.name == seg.name) {
                     Some(_) => VTy::Bool,
                     None => {
-                        self.no_member(seg, &prefix, &format!("flags `{}`", d.name), "flag", d.flags.iter().map(|f| f.name.name.as_str()));
+                        self.no_member(
+                            seg,
+                            &prefix,
+                            &format!("flags `{}`", d.name),
+                            "flag",
+                            d.flags.iter().map(|f| f.name.name.as_str()),
+                        );
                         return VTy::Unknown;
                     }
                 },
                 VTy::Bits(d) => match d.fields.iter().find(|f| f.name.name == seg.name) {
                     Some(f) => self.vty_of_bit(&f.ty),
                     None => {
-                        self.no_member(seg, &prefix, &format!("bits `{}`", d.name), "field", d.fields.iter().map(|f| f.name.name.as_str()));
+                        self.no_member(
+                            seg,
+                            &prefix,
+                            &format!("bits `{}`", d.name),
+                            "field",
+                            d.fields.iter().map(|f| f.name.name.as_str()),
+                        );
                         return VTy::Unknown;
                     }
                 },
@@ -669,14 +687,22 @@ impl<'s> Validator<'s> {
                             .iter()
                             .map(|p| p.name.name.as_str())
                             .chain(d.fields.iter().map(|f| f.name.name.as_str()));
-                        self.no_member(seg, "self", &format!("the payload `{}`", d.name), "field or parameter", names);
+                        self.no_member(
+                            seg,
+                            "self",
+                            &format!("the payload `{}`", d.name),
+                            "field or parameter",
+                            names,
+                        );
                         return VTy::Unknown;
                     }
                 }
                 VTy::Unknown => return VTy::Unknown,
                 other => {
                     let why = match other {
-                        VTy::Record(_) => " (fields of nested records cannot be used in expressions; pass them as parameters)",
+                        VTy::Record(_) => {
+                            " (fields of nested records cannot be used in expressions; pass them as parameters)"
+                        }
                         _ => "",
                     };
                     self.report(
@@ -815,7 +841,13 @@ impl<'s> Validator<'s> {
         self.push(e);
     }
 
-    fn call(&mut self, e: &'s Expr, func: &'s Ident, args: &'s [Expr], ctx: Ctx<'s, '_>) -> VTy<'s> {
+    fn call(
+        &mut self,
+        e: &'s Expr,
+        func: &'s Ident,
+        args: &'s [Expr],
+        ctx: Ctx<'s, '_>,
+    ) -> VTy<'s> {
         let f = func.name.as_str();
         match f {
             "len" | "count" | "tag" => {}
@@ -945,7 +977,10 @@ impl<'s> Validator<'s> {
                 if !is_union {
                     self.report(
                         target.span,
-                        format!("`tag({target})` needs a union field, but `{target}` is `{}`", show_type(t)),
+                        format!(
+                            "`tag({target})` needs a union field, but `{target}` is `{}`",
+                            show_type(t)
+                        ),
                         format!("`{target}`"),
                         "a field whose type is a union",
                     );
@@ -1077,7 +1112,7 @@ impl<'s> Validator<'s> {
     fn bits_def(&mut self, d: &'s BitsDef) {
         let owner = format!("bits `{}`", d.name);
         self.duplicates(d.fields.iter().map(|f| &f.name), "field", &owner);
-        if d.repr.signed || d.repr.bits % 8 != 0 {
+        if d.repr.signed || !d.repr.bits.is_multiple_of(8) {
             self.report(
                 d.name.span,
                 format!("the representation of {owner} must be an unsigned whole-byte integer"),
@@ -1108,9 +1143,11 @@ impl<'s> Validator<'s> {
                         None
                     }
                     None => {
-                        self.unknown_type(n, "`bool`, `u1`..`u64`, or a declared enum or flags type", |i| {
-                            matches!(i, Item::Enum(_) | Item::Flags(_))
-                        });
+                        self.unknown_type(
+                            n,
+                            "`bool`, `u1`..`u64`, or a declared enum or flags type",
+                            |i| matches!(i, Item::Enum(_) | Item::Flags(_)),
+                        );
                         None
                     }
                 },
@@ -1166,7 +1203,11 @@ impl<'s> Validator<'s> {
                     if v < 0 || v > max {
                         self.report(
                             e.span,
-                            format!("value {v} of bit field `{}` does not fit in {width} bit{}", f.name, plural(usize::from(width))),
+                            format!(
+                                "value {v} of bit field `{}` does not fit in {width} bit{}",
+                                f.name,
+                                plural(usize::from(width))
+                            ),
                             format!("`{v}`"),
                             format!("a value in 0..={max}"),
                         );
@@ -1189,8 +1230,7 @@ impl<'s> Validator<'s> {
 
     fn extern_def(&mut self, d: &'s ExternDef) {
         let valid = !d.rust_path.is_empty()
-            && d
-                .rust_path
+            && d.rust_path
                 .strip_prefix("::")
                 .unwrap_or(&d.rust_path)
                 .split("::")
@@ -1198,7 +1238,10 @@ impl<'s> Validator<'s> {
         if !valid {
             self.report(
                 d.name.span,
-                format!("the implementation of transform `{}` is not a Rust path", d.name),
+                format!(
+                    "the implementation of transform `{}` is not a Rust path",
+                    d.name
+                ),
                 format!("\"{}\"", d.rust_path),
                 "a Rust type path such as \"my_crate::transforms::ZeroRun\"",
             );
@@ -1259,7 +1302,14 @@ impl<'s> Validator<'s> {
         }
     }
 
-    fn field(&mut self, d: &'s RecordDef, n: usize, f: &'s Field, owner: &str, entries: &[Entry<'s>]) {
+    fn field(
+        &mut self,
+        d: &'s RecordDef,
+        n: usize,
+        f: &'s Field,
+        owner: &str,
+        entries: &[Entry<'s>],
+    ) {
         let ctx = |mode| Ctx {
             owner,
             names: entries,
@@ -1277,7 +1327,10 @@ impl<'s> Validator<'s> {
             if is_crc_call(e) {
                 self.crc_field(d, f, e);
             } else {
-                if !matches!(own, VTy::Int | VTy::Enum(_) | VTy::Flags(_) | VTy::Bits(_) | VTy::Unknown) {
+                if !matches!(
+                    own,
+                    VTy::Int | VTy::Enum(_) | VTy::Flags(_) | VTy::Bits(_) | VTy::Unknown
+                ) {
                     self.report(
                         f.name.span,
                         format!(
@@ -1316,7 +1369,11 @@ impl<'s> Validator<'s> {
                 Some(other) => {
                     self.report(
                         t.name.span,
-                        format!("`{}` is {}, not an extern transform", t.name, item_kind(other)),
+                        format!(
+                            "`{}` is {}, not an extern transform",
+                            t.name,
+                            item_kind(other)
+                        ),
                         format!("`{}`", t.name),
                         "the name of an `extern transform`",
                     );
@@ -1403,25 +1460,29 @@ impl<'s> Validator<'s> {
 
         // The tag's type and domain.
         let tag = d.params.first();
-        let (tag_enum, domain): (Option<&'s EnumDef>, Option<(i128, i128)>) = match tag.map(|p| &p.ty) {
-            Some(Type::Int(t)) => (None, Some(int_range(*t))),
-            Some(Type::Named { name, .. }) => match self.items.get(name.name.as_str()) {
-                Some(Item::Enum(e)) => (Some(e), Some(int_range(e.repr))),
-                Some(_) => {
-                    if let Some(p) = tag {
-                        self.report(
-                            p.name.span,
-                            format!("the tag `{}` of {owner} must be an integer or an enum", p.name),
-                            format!("`{}`", show_type(&p.ty)),
-                            "an integer type or an enum",
-                        );
+        let (tag_enum, domain): (Option<&'s EnumDef>, Option<(i128, i128)>) =
+            match tag.map(|p| &p.ty) {
+                Some(Type::Int(t)) => (None, Some(int_range(*t))),
+                Some(Type::Named { name, .. }) => match self.items.get(name.name.as_str()) {
+                    Some(Item::Enum(e)) => (Some(e), Some(int_range(e.repr))),
+                    Some(_) => {
+                        if let Some(p) = tag {
+                            self.report(
+                                p.name.span,
+                                format!(
+                                    "the tag `{}` of {owner} must be an integer or an enum",
+                                    p.name
+                                ),
+                                format!("`{}`", show_type(&p.ty)),
+                                "an integer type or an enum",
+                            );
+                        }
+                        (None, None)
                     }
-                    (None, None)
-                }
-                None => (None, None),
-            },
-            _ => (None, None),
-        };
+                    None => (None, None),
+                },
+                _ => (None, None),
+            };
         let tag_name = tag.map_or_else(|| "tag".to_string(), |p| p.name.name.clone());
         let tag_ty = tag.map_or_else(String::new, |p| show_type(&p.ty));
 
@@ -1443,7 +1504,9 @@ impl<'s> Validator<'s> {
             // Resolve the pattern to an interval.
             let interval = match &arm.pattern {
                 Pattern::Wildcard(_) => None,
-                Pattern::Value(v) => self.pat_value(v, tag_enum, domain, &tag_name, &tag_ty).map(|x| (x, x)),
+                Pattern::Value(v) => self
+                    .pat_value(v, tag_enum, domain, &tag_name, &tag_ty)
+                    .map(|x| (x, x)),
                 Pattern::Range(a, b) => {
                     let lo = self.pat_value(a, tag_enum, domain, &tag_name, &tag_ty);
                     let hi = self.pat_value(b, tag_enum, domain, &tag_name, &tag_ty);
@@ -1471,23 +1534,23 @@ impl<'s> Validator<'s> {
                             "this arm can never match: the `_` arm at line {} matches every tag",
                             w.line
                         ),
-                        format!("`{}`", show_pattern(&arm.pattern)),
+                        found_pattern(&arm.pattern),
                         "no arms after `_`",
                     )
                     .with_note(w, "the `_` arm is here");
                 self.push(e);
             } else if let Pattern::Wildcard(span) = &arm.pattern {
-                if let Some((lo, hi)) = domain {
-                    if covers(&covered, lo, hi) {
-                        self.report(
-                            pspan,
-                            format!(
-                                "this `_` arm can never match: the arms above cover every value of `{tag_ty}`"
-                            ),
-                            "`_`",
-                            "no `_` arm",
-                        );
-                    }
+                if let Some((lo, hi)) = domain
+                    && covers(&covered, lo, hi)
+                {
+                    self.report(
+                        pspan,
+                        format!(
+                            "this `_` arm can never match: the arms above cover every value of `{tag_ty}`"
+                        ),
+                        "`_`",
+                        "no `_` arm",
+                    );
                 }
                 wildcard = Some(*span);
             } else if let Some((lo, hi)) = interval {
@@ -1502,8 +1565,10 @@ impl<'s> Validator<'s> {
                     } else {
                         format!("every value of {} is", num_range(lo, hi))
                     };
-                    let lines: Vec<String> =
-                        overlapping.iter().map(|(_, _, s)| s.line.to_string()).collect();
+                    let lines: Vec<String> = overlapping
+                        .iter()
+                        .map(|(_, _, s)| s.line.to_string())
+                        .collect();
                     let by = if lines.len() == 1 {
                         format!("the arm at line {}", lines.join(""))
                     } else {
@@ -1512,7 +1577,7 @@ impl<'s> Validator<'s> {
                     let mut e = self.error(
                         pspan,
                         format!("this arm can never match: {what} already matched by {by}"),
-                        format!("`{}`", show_pattern(&arm.pattern)),
+                        found_pattern(&arm.pattern),
                         "a tag value not matched by an earlier arm",
                     );
                     for (_, _, s) in &overlapping {
@@ -1546,7 +1611,7 @@ impl<'s> Validator<'s> {
                         format!(
                             "variant `{name}` has no payload, so a range or `_` arm cannot know which tag to write when encoding; give each value its own arm, or a payload that stores the tag"
                         ),
-                        format!("`{}`", show_pattern(&arm.pattern)),
+                        found_pattern(&arm.pattern),
                         "a single-value pattern for a unit variant",
                     );
                 }
@@ -1557,7 +1622,9 @@ impl<'s> Validator<'s> {
                             .first()
                             .map(|x| format!(", e.g. `= self.{}`", x.name))
                             .unwrap_or_default(),
-                        VTy::Other("a byte run" | "text" | "an array") => ", e.g. `= len(self)`".to_string(),
+                        VTy::Other("a byte run" | "text" | "an array") => {
+                            ", e.g. `= len(self)`".to_string()
+                        }
                         _ => String::new(),
                     };
                     self.report(
@@ -1582,18 +1649,18 @@ impl<'s> Validator<'s> {
                 };
                 self.check_type(p, ctx);
             }
-            if let Some(t) = tag {
-                if !single {
-                    let ctx = Ctx {
-                        owner: &owner,
-                        names: &entries,
-                        current: None,
-                        mode: Mode::ArmTag,
-                        self_ty: payload.as_ref(),
-                        at: name.span,
-                    };
-                    self.expr(t, ctx, tag_enum);
-                }
+            if let Some(t) = tag
+                && !single
+            {
+                let ctx = Ctx {
+                    owner: &owner,
+                    names: &entries,
+                    current: None,
+                    mode: Mode::ArmTag,
+                    self_ty: payload.as_ref(),
+                    at: name.span,
+                };
+                self.expr(t, ctx, tag_enum);
             }
         }
     }
@@ -1629,7 +1696,8 @@ impl<'s> Validator<'s> {
                 match e.variants.iter().find(|x| x.name.name == id.name) {
                     Some(x) => (x.value, id.span),
                     None => {
-                        let all: Vec<&str> = e.variants.iter().map(|x| x.name.name.as_str()).collect();
+                        let all: Vec<&str> =
+                            e.variants.iter().map(|x| x.name.name.as_str()).collect();
                         let mut message = format!("`{id}` is not a constant of enum `{}`", e.name);
                         if let Some(s) = suggest(&id.name, all.iter().copied()) {
                             message.push_str(&format!("; did you mean `{s}`?"));
@@ -1645,16 +1713,19 @@ impl<'s> Validator<'s> {
                 }
             }
         };
-        if let Some((lo, hi)) = domain {
-            if value < lo || value > hi {
-                self.report(
-                    span,
-                    format!("tag value {} does not fit the tag `{tag_name}: {tag_ty}`", num(value)),
-                    format!("`{value}`"),
-                    format!("a value in {lo}..={hi}"),
-                );
-                return None;
-            }
+        if let Some((lo, hi)) = domain
+            && (value < lo || value > hi)
+        {
+            self.report(
+                span,
+                format!(
+                    "tag value {} does not fit the tag `{tag_name}: {tag_ty}`",
+                    num(value)
+                ),
+                format!("`{value}`"),
+                format!("a value in {lo}..={hi}"),
+            );
+            return None;
         }
         Some(value)
     }
@@ -1670,7 +1741,9 @@ impl<'s> Validator<'s> {
         }
         match ty {
             Type::Bytes(Size::Rest) | Type::Str(Size::Rest) => true,
-            Type::Array { count: Size::Rest, .. } => true,
+            Type::Array {
+                count: Size::Rest, ..
+            } => true,
             Type::Named { name, .. } => match self.items.get(name.name.as_str()) {
                 Some(Item::Record(r)) => r
                     .fields
@@ -1725,12 +1798,11 @@ impl<'s> Validator<'s> {
                 _ => {}
             }
             for (label, id) in out {
-                if let Some(&to) = index.get(id.name.as_str()) {
-                    if matches!(items.get(to), Some(Item::Record(_) | Item::Union(_))) {
-                        if let Some(v) = edges.get_mut(n) {
-                            v.push((to, label, id));
-                        }
-                    }
+                if let Some(&to) = index.get(id.name.as_str())
+                    && matches!(items.get(to), Some(Item::Record(_) | Item::Union(_)))
+                    && let Some(v) = edges.get_mut(n)
+                {
+                    v.push((to, label, id));
                 }
             }
         }
@@ -1768,7 +1840,9 @@ impl<'s> Validator<'s> {
             let mut node = last;
             let mut guard = 0;
             while node != start && guard <= items.len() {
-                let Some(&(from, e)) = prev.get(&node) else { break };
+                let Some(&(from, e)) = prev.get(&node) else {
+                    break;
+                };
                 path.push((from, e));
                 node = from;
                 guard += 1;
@@ -1782,9 +1856,13 @@ impl<'s> Validator<'s> {
                     chain.push(format!("{}.{label}", item.name()));
                 }
             }
-            let Some(item) = items.get(start) else { continue };
+            let Some(item) = items.get(start) else {
+                continue;
+            };
             chain.push(item.name().name.clone());
-            let Some((first_from, first_e)) = path.first() else { continue };
+            let Some((first_from, first_e)) = path.first() else {
+                continue;
+            };
             let Some((_, label, id)) = edges.get(*first_from).and_then(|v| v.get(*first_e)) else {
                 continue;
             };
@@ -1812,7 +1890,11 @@ impl<'s> Validator<'s> {
         let mut has_crc: HashSet<&str> = items
             .iter()
             .filter_map(|i| match i {
-                Item::Record(r) if r.fields.iter().any(|f| f.derive.as_ref().is_some_and(is_crc_call)) => {
+                Item::Record(r)
+                    if r.fields
+                        .iter()
+                        .any(|f| f.derive.as_ref().is_some_and(is_crc_call)) =>
+                {
                     Some(r.name.name.as_str())
                 }
                 _ => None,
@@ -2015,8 +2097,14 @@ fn const_eval(e: &Expr) -> Option<i128> {
                 BinOp::Mul => a.checked_mul(b),
                 BinOp::Div => a.checked_div(b),
                 BinOp::Rem => a.checked_rem(b),
-                BinOp::Shl => u32::try_from(b).ok().filter(|s| *s < 127).and_then(|s| a.checked_shl(s)),
-                BinOp::Shr => u32::try_from(b).ok().filter(|s| *s < 127).and_then(|s| a.checked_shr(s)),
+                BinOp::Shl => u32::try_from(b)
+                    .ok()
+                    .filter(|s| *s < 127)
+                    .and_then(|s| a.checked_shl(s)),
+                BinOp::Shr => u32::try_from(b)
+                    .ok()
+                    .filter(|s| *s < 127)
+                    .and_then(|s| a.checked_shr(s)),
                 BinOp::BitOr => Some(a | b),
                 BinOp::BitAnd => Some(a & b),
                 _ => None,
@@ -2083,7 +2171,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         for (j, cb) in b.iter().enumerate() {
             let cur = row.get(j + 1).copied().unwrap_or(0);
             let left = row.get(j).copied().unwrap_or(0);
-            let val = if ca == *cb { prev } else { 1 + prev.min(cur).min(left) };
+            let val = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(left)
+            };
             if let Some(slot) = row.get_mut(j + 1) {
                 *slot = val;
             }
@@ -2121,7 +2213,11 @@ fn show_type(t: &Type) -> String {
         Type::BytesPrefixed(p) => format!("bytes({})", show_int(*p)),
         Type::Str(s) => format!("str[{}]", show_size(s)),
         Type::StrPrefixed { prefix, nul } => {
-            format!("str({}{})", show_int(*prefix), if *nul { ", nul" } else { "" })
+            format!(
+                "str({}{})",
+                show_int(*prefix),
+                if *nul { ", nul" } else { "" }
+            )
         }
         Type::CStr => "cstr".to_string(),
         Type::Named { name, args } if args.is_empty() => name.name.clone(),
@@ -2150,6 +2246,22 @@ fn num_range(lo: i128, hi: i128) -> String {
     } else {
         format!("{lo}..={hi}")
     }
+}
+
+/// A pattern as `found` text: decimal in backticks, plus hex for larger values.
+fn found_pattern(p: &Pattern) -> String {
+    let hex = match p {
+        Pattern::Value(PatValue::Int(x, _)) if (10..=i128::from(u64::MAX)).contains(x) => {
+            format!(" ({x:#x})")
+        }
+        Pattern::Range(PatValue::Int(a, _), PatValue::Int(b, _))
+            if *a >= 0 && (10..=i128::from(u64::MAX)).contains(b) =>
+        {
+            format!(" ({a:#x}..={b:#x})")
+        }
+        _ => String::new(),
+    };
+    format!("`{}`{hex}", show_pattern(p))
 }
 
 fn show_pattern(p: &Pattern) -> String {

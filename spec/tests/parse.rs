@@ -158,7 +158,9 @@ fn readme_iocom_example() {
     match &body.arms[1].body {
         ArmBody::Variant { name, payload, tag } => {
             assert_eq!(name.name, "Numbered");
-            assert!(matches!(payload, Some(Type::Named { name, args }) if name.name == "SocketFrame" && args.len() == 1));
+            assert!(
+                matches!(payload, Some(Type::Named { name, args }) if name.name == "SocketFrame" && args.len() == 1)
+            );
             assert_eq!(sx(tag.as_ref().unwrap()), "self.nr");
         }
         ArmBody::Reject => panic!("expected a variant"),
@@ -189,17 +191,19 @@ fn every_protocol_file_is_valid() {
     };
     for entry in entries {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wire") {
-            if let Err(e) = ferrocom_spec::parse_file(&path) {
-                panic!("{e}");
-            }
+        if path.extension().is_some_and(|e| e == "wire")
+            && let Err(e) = ferrocom_spec::parse_file(&path)
+        {
+            panic!("{e}");
         }
     }
 }
 
 #[test]
 fn protocol_header_and_default_byte_order() {
-    let spec = parse("// comment\n/// Doc one.\n///Doc two.\n//// not a doc\n@clause(\"P-1\")\nprotocol demo { }");
+    let spec = parse(
+        "// comment\n/// Doc one.\n///Doc two.\n//// not a doc\n@clause(\"P-1\")\nprotocol demo { }",
+    );
     let p = &spec.protocol;
     assert_eq!(spec.file, "t.wire");
     assert_eq!(p.name.name, "demo");
@@ -221,7 +225,10 @@ fn protocol_header_and_default_byte_order() {
     let spec = parse("protocol x { byte_order little; }");
     assert_eq!(spec.protocol.byte_order, ByteOrder::Little);
     // Without docs, the meta span is the `protocol` keyword.
-    assert_eq!((spec.protocol.meta.span.line, spec.protocol.meta.span.column), (1, 1));
+    assert_eq!(
+        (spec.protocol.meta.span.line, spec.protocol.meta.span.column),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -244,9 +251,28 @@ fn enums_with_negative_values_docs_and_clauses() {
         panic!()
     };
     assert_eq!(e.meta.docs, ["Codes."]);
-    assert_eq!(e.repr, IntType { bits: 32, signed: true, order: Some(ByteOrder::Little) });
-    let values: Vec<(&str, i128)> = e.variants.iter().map(|v| (v.name.name.as_str(), v.value)).collect();
-    assert_eq!(values, [("DROPPED", -2), ("KEEP", -1), ("BIG", 2_000_000), ("BIN", 5)]);
+    assert_eq!(
+        e.repr,
+        IntType {
+            bits: 32,
+            signed: true,
+            order: Some(ByteOrder::Little)
+        }
+    );
+    let values: Vec<(&str, i128)> = e
+        .variants
+        .iter()
+        .map(|v| (v.name.name.as_str(), v.value))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("DROPPED", -2),
+            ("KEEP", -1),
+            ("BIG", 2_000_000),
+            ("BIN", 5)
+        ]
+    );
     let d = &e.variants[0];
     assert_eq!(d.meta.docs, ["Dropped."]);
     assert_eq!(d.meta.clause.as_deref(), Some("X-2"));
@@ -322,18 +348,30 @@ fn records_frames_params_and_field_modifiers() {
     );
     let r = record(&spec, "Outer");
     assert!(r.is_frame);
-    let params: Vec<(&str, &Type)> = r.params.iter().map(|p| (p.name.name.as_str(), &p.ty)).collect();
+    let params: Vec<(&str, &Type)> = r
+        .params
+        .iter()
+        .map(|p| (p.name.name.as_str(), &p.ty))
+        .collect();
     assert_eq!(params.len(), 2);
-    assert!(matches!(params[0], ("k", Type::Named { name, args }) if name.name == "K" && args.is_empty()));
+    assert!(
+        matches!(params[0], ("k", Type::Named { name, args }) if name.name == "K" && args.is_empty())
+    );
 
-    assert_eq!(sx(field(r, "n").derive.as_ref().unwrap()), "(+ len(data) 1)");
+    assert_eq!(
+        sx(field(r, "n").derive.as_ref().unwrap()),
+        "(+ len(data) 1)"
+    );
     let d = field(r, "data");
     assert_eq!(d.meta.docs, ["Transformed."]);
     assert_eq!(sx(d.condition.as_ref().unwrap()), "(== k A)");
     assert_eq!(sx(d.derive.as_ref().unwrap()), "7");
     assert_eq!(sx(d.constraint.as_ref().unwrap()), "(< len(data) 100)");
     let t = d.transform.as_ref().unwrap();
-    assert_eq!((t.name.name.as_str(), t.condition.as_ref().map(sx)), ("z", Some("f.C".to_string())));
+    assert_eq!(
+        (t.name.name.as_str(), t.condition.as_ref().map(sx)),
+        ("z", Some("f.C".to_string()))
+    );
     let plain = field(r, "plain").transform.as_ref().unwrap();
     assert!(plain.condition.is_none());
     let o = field(r, "opt");
@@ -373,7 +411,9 @@ fn all_types() {
     assert_eq!(ty("u16le"), int(16, false, le));
     assert_eq!(ty("i64be"), int(64, true, be));
     assert_eq!(ty("i8"), int(8, true, None));
-    assert!(matches!(ty("uint(n + 1)"), Type::DynUint { width, span } if sx(&width) == "(+ n 1)" && span.column == 35));
+    assert!(
+        matches!(ty("uint(n + 1)"), Type::DynUint { width, span } if sx(&width) == "(+ n 1)" && span.column == 35)
+    );
     assert_eq!(ty("mqtt_varint"), Type::MqttVarint);
     assert_eq!(ty("intser"), Type::Intser);
     assert_eq!(ty("cstr"), Type::CStr);
@@ -381,23 +421,51 @@ fn all_types() {
     assert_eq!(ty("bytes[..]"), Type::Bytes(Size::Rest));
     assert_eq!(
         ty("bytes(u16)"),
-        Type::BytesPrefixed(IntType { bits: 16, signed: false, order: None })
+        Type::BytesPrefixed(IntType {
+            bits: 16,
+            signed: false,
+            order: None
+        })
     );
     assert!(matches!(ty("str[n]"), Type::Str(Size::Expr(_))));
     assert_eq!(ty("str[..]"), Type::Str(Size::Rest));
     assert_eq!(
         ty("str(u8)"),
-        Type::StrPrefixed { prefix: IntType { bits: 8, signed: false, order: None }, nul: false }
+        Type::StrPrefixed {
+            prefix: IntType {
+                bits: 8,
+                signed: false,
+                order: None
+            },
+            nul: false
+        }
     );
     assert_eq!(
         ty("str(u32le, nul)"),
-        Type::StrPrefixed { prefix: IntType { bits: 32, signed: false, order: le }, nul: true }
+        Type::StrPrefixed {
+            prefix: IntType {
+                bits: 32,
+                signed: false,
+                order: le
+            },
+            nul: true
+        }
     );
-    assert!(matches!(ty("Foo"), Type::Named { name, args } if name.name == "Foo" && args.is_empty()));
-    assert!(matches!(ty("Foo(n, 2 + n)"), Type::Named { args, .. } if args.iter().map(sx).collect::<Vec<_>>() == ["n", "(+ 2 n)"]));
+    assert!(
+        matches!(ty("Foo"), Type::Named { name, args } if name.name == "Foo" && args.is_empty())
+    );
+    assert!(
+        matches!(ty("Foo(n, 2 + n)"), Type::Named { args, .. } if args.iter().map(sx).collect::<Vec<_>>() == ["n", "(+ 2 n)"])
+    );
     match ty("u16[n][..]") {
-        Type::Array { elem, count: Size::Rest } => match *elem {
-            Type::Array { elem, count: Size::Expr(e) } => {
+        Type::Array {
+            elem,
+            count: Size::Rest,
+        } => match *elem {
+            Type::Array {
+                elem,
+                count: Size::Expr(e),
+            } => {
                 assert_eq!(*elem, int(16, false, None));
                 assert_eq!(sx(&e), "n");
             }
@@ -407,12 +475,20 @@ fn all_types() {
     }
     match ty("Item[..] within n - 2") {
         Type::Within { inner, size } => {
-            assert!(matches!(*inner, Type::Array { count: Size::Rest, .. }));
+            assert!(matches!(
+                *inner,
+                Type::Array {
+                    count: Size::Rest,
+                    ..
+                }
+            ));
             assert_eq!(sx(&size), "(- n 2)");
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(ty("bytes[2][3]"), Type::Array { elem, .. } if matches!(*elem, Type::Bytes(_))));
+    assert!(
+        matches!(ty("bytes[2][3]"), Type::Array { elem, .. } if matches!(*elem, Type::Bytes(_)))
+    );
 }
 
 #[test]
@@ -440,24 +516,47 @@ fn union_arms_and_patterns() {
     let u = union(&spec, "U");
     assert_eq!(u.params.len(), 2);
     let pats: Vec<&Pattern> = u.arms.iter().map(|a| &a.pattern).collect();
-    assert!(matches!(pats[0], Pattern::Range(PatValue::Int(-5, _), PatValue::Int(-1, _))));
+    assert!(matches!(
+        pats[0],
+        Pattern::Range(PatValue::Int(-5, _), PatValue::Int(-1, _))
+    ));
     assert!(matches!(pats[1], Pattern::Value(PatValue::Int(16, _))));
-    assert!(matches!(pats[2], Pattern::Range(PatValue::Int(32, _), PatValue::Int(47, _))));
+    assert!(matches!(
+        pats[2],
+        Pattern::Range(PatValue::Int(32, _), PatValue::Int(47, _))
+    ));
     assert!(matches!(pats[3], Pattern::Value(PatValue::Int(1, _))));
     assert!(matches!(pats[4], Pattern::Wildcard(s) if (s.line, s.column) == (11, 5)));
-    assert!(matches!(&u.arms[1].body, ArmBody::Variant { name, payload: None, tag: None } if name.name == "Unit"));
+    assert!(
+        matches!(&u.arms[1].body, ArmBody::Variant { name, payload: None, tag: None } if name.name == "Unit")
+    );
     let reject = &u.arms[2];
     assert_eq!(reject.body, ArmBody::Reject);
     assert_eq!(reject.meta.docs, ["Doc of an arm."]);
     assert_eq!(reject.meta.clause.as_deref(), Some("U-1"));
     assert_eq!((reject.meta.span.line, reject.meta.span.column), (7, 5));
     // Without docs, an arm's meta starts at its pattern.
-    assert_eq!((u.arms[1].meta.span.line, u.arms[1].meta.span.column), (6, 5));
-    assert!(matches!(&u.arms[3].body, ArmBody::Variant { payload: Some(Type::Int(_)), tag: None, .. }));
+    assert_eq!(
+        (u.arms[1].meta.span.line, u.arms[1].meta.span.column),
+        (6, 5)
+    );
+    assert!(matches!(
+        &u.arms[3].body,
+        ArmBody::Variant {
+            payload: Some(Type::Int(_)),
+            tag: None,
+            ..
+        }
+    ));
 
     let v = union(&spec, "V");
-    assert!(matches!(&v.arms[0].pattern, Pattern::Value(PatValue::Const(c)) if c.name == "CONNECT"));
-    assert!(matches!(&v.arms[1].pattern, Pattern::Range(PatValue::Const(_), PatValue::Const(_))));
+    assert!(
+        matches!(&v.arms[0].pattern, Pattern::Value(PatValue::Const(c)) if c.name == "CONNECT")
+    );
+    assert!(matches!(
+        &v.arms[1].pattern,
+        Pattern::Range(PatValue::Const(_), PatValue::Const(_))
+    ));
 }
 
 #[test]
@@ -475,7 +574,10 @@ fn precedence() {
     assert_eq!(expr("a / b % c * d"), "(* (% (/ a b) c) d)");
     assert_eq!(expr("a >> 1 << 2"), "(<< (>> a 1) 2)");
     // Comparison operators of all kinds.
-    assert_eq!(expr("a <= b || a >= b || a < b || a > b"), "(|| (|| (|| (<= a b) (>= a b)) (< a b)) (> a b))");
+    assert_eq!(
+        expr("a <= b || a >= b || a < b || a > b"),
+        "(|| (|| (|| (<= a b) (>= a b)) (< a b)) (> a b))"
+    );
     // Ternary: lowest, right-associative.
     assert_eq!(expr("a ? b : c ? d : e"), "(? a b (? c d e))");
     assert_eq!(expr("a || b ? c + 1 : d"), "(? (|| a b) (+ c 1) d)");
@@ -489,10 +591,16 @@ fn precedence() {
 
 #[test]
 fn literals_paths_and_calls() {
-    assert_eq!(expr("0xFF + 0x_ab_CD + 0b1010_1010 + 1_000"), "(+ (+ (+ 255 43981) 170) 1000)");
+    assert_eq!(
+        expr("0xFF + 0x_ab_CD + 0b1010_1010 + 1_000"),
+        "(+ (+ (+ 255 43981) 170) 1000)"
+    );
     assert_eq!(expr("true != false"), "(!= true false)");
     assert_eq!(expr("a.b.c == self.x"), "(== a.b.c self.x)");
-    assert_eq!(expr("len(x) + count(y) + tag(z)"), "(+ (+ len(x) count(y)) tag(z))");
+    assert_eq!(
+        expr("len(x) + count(y) + tag(z)"),
+        "(+ (+ len(x) count(y)) tag(z))"
+    );
     assert_eq!(expr("f() + g(1, a, (b))"), "(+ f() g(1, a, b))");
     assert_eq!(expr("18446744073709551615"), "18446744073709551615");
 }
@@ -545,14 +653,19 @@ fn doc_comment_variants() {
     let a = &record(&spec, "R").fields[0];
     assert_eq!(
         a.meta.docs,
-        ["  indented text keeps its extra spaces", "", "trailing spaces are trimmed"]
+        [
+            "  indented text keeps its extra spaces",
+            "",
+            "trailing spaces are trimmed"
+        ]
     );
     assert_eq!((a.meta.span.line, a.meta.span.column), (3, 5));
 }
 
 #[test]
 fn string_escapes() {
-    let spec = parse(r#"protocol p { @clause("A \"quoted\" \\ id") extern transform t = "a::B"; }"#);
+    let spec =
+        parse(r#"protocol p { @clause("A \"quoted\" \\ id") extern transform t = "a::B"; }"#);
     assert_eq!(
         spec.protocol.items[0].meta().clause.as_deref(),
         Some("A \"quoted\" \\ id")
@@ -569,7 +682,11 @@ fn parse_file_reports_io_errors_at_1_1() {
     let err = ferrocom_spec::parse_file(std::path::Path::new("/nonexistent/x.wire")).unwrap_err();
     let e = &err.errors()[0];
     assert_eq!((e.span.line, e.span.column), (1, 1));
-    assert!(e.message.starts_with("cannot read the spec file"), "{}", e.message);
+    assert!(
+        e.message.starts_with("cannot read the spec file"),
+        "{}",
+        e.message
+    );
     assert_eq!(e.file, "/nonexistent/x.wire");
 }
 
@@ -592,20 +709,47 @@ fn pathological_nesting_is_an_error_not_a_crash() {
     small_stack(|| {
         let deep = 100_000;
         let cases = [
-            format!("protocol p {{ record R {{ a: u8 where {}a{}; }} }}", "(".repeat(deep), ")".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8 where {}a; }} }}", "!".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8 where {}a; }} }}", "- ".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8 where a{}; }} }}", " + a".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8 where {}1; }} }}", "a ? 1 : ".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8 where {}a{}; }} }}", "f(".repeat(deep), ")".repeat(deep)),
-            format!("protocol p {{ record R {{ a: u8{}; }} }}", "[1]".repeat(deep)),
+            format!(
+                "protocol p {{ record R {{ a: u8 where {}a{}; }} }}",
+                "(".repeat(deep),
+                ")".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8 where {}a; }} }}",
+                "!".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8 where {}a; }} }}",
+                "- ".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8 where a{}; }} }}",
+                " + a".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8 where {}1; }} }}",
+                "a ? 1 : ".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8 where {}a{}; }} }}",
+                "f(".repeat(deep),
+                ")".repeat(deep)
+            ),
+            format!(
+                "protocol p {{ record R {{ a: u8{}; }} }}",
+                "[1]".repeat(deep)
+            ),
         ];
         for src in cases {
             let e = ferrocom_spec::parse_str("t.wire", &src).unwrap_err();
             assert!(e.to_string().contains("too"), "{e}");
         }
         // Just under the limits is fine.
-        let ok = format!("protocol p {{ record R {{ a: u8 where {}a{} == 1; }} }}", "(".repeat(30), ")".repeat(30));
+        let ok = format!(
+            "protocol p {{ record R {{ a: u8 where {}a{} == 1; }} }}",
+            "(".repeat(30),
+            ")".repeat(30)
+        );
         valid(&ok);
     });
 }
