@@ -35,7 +35,9 @@ fn is_count_of(e: &Expr, field: &str) -> bool {
 fn constant(cx: &Cx<'_>, e: &Expr) -> Option<TokenStream> {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Path(_) | ExprKind::Unary(..) => {
-            expr::compile(cx, &Scope::new(false), e).ok().map(|v| v.int())
+            expr::compile(cx, &Scope::new(false), e)
+                .ok()
+                .map(|v| v.int())
         }
         _ => None,
     }
@@ -63,14 +65,28 @@ fn and_terms<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 
 /// Narrowing of `field` (or of `count(field)` when `count` is set) by constraint `w`.
 pub fn directed(cx: &Cx<'_>, w: &Expr, field: &str, count: bool) -> Result<Option<Directed>> {
-    let subject = |e: &Expr| if count { is_count_of(e, field) } else { is_field(e, field) };
+    let subject = |e: &Expr| {
+        if count {
+            is_count_of(e, field)
+        } else {
+            is_field(e, field)
+        }
+    };
     let mut ors = Vec::new();
     or_terms(w, &mut ors);
     if ors.len() > 1 || matches!(&w.kind, ExprKind::Binary(BinOp::Eq, ..)) {
         let mut choices = Vec::new();
         for t in ors {
-            let ExprKind::Binary(BinOp::Eq, a, b) = &t.kind else { return Ok(None) };
-            let c = if subject(a) { constant(cx, b) } else if subject(b) { constant(cx, a) } else { None };
+            let ExprKind::Binary(BinOp::Eq, a, b) = &t.kind else {
+                return Ok(None);
+            };
+            let c = if subject(a) {
+                constant(cx, b)
+            } else if subject(b) {
+                constant(cx, a)
+            } else {
+                None
+            };
             match c {
                 Some(c) => choices.push(c),
                 None => return Ok(None),
@@ -82,7 +98,9 @@ pub fn directed(cx: &Cx<'_>, w: &Expr, field: &str, count: bool) -> Result<Optio
     and_terms(w, &mut ands);
     let (mut lo, mut hi) = (None, None);
     for t in ands {
-        let ExprKind::Binary(op, a, b) = &t.kind else { continue };
+        let ExprKind::Binary(op, a, b) = &t.kind else {
+            continue;
+        };
         // Normalise to `subject op constant`.
         let (op, c) = if subject(a) {
             (*op, constant(cx, b))

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::{generate_items, pretty, Options};
+use crate::{Options, generate_items, pretty};
 
 /// Generates codecs from spec files in a build script.
 ///
@@ -48,7 +48,9 @@ impl fmt::Display for BuildError {
             BuildError::Spec(e) => write!(f, "{e}"),
             BuildError::Codegen(e) => write!(f, "{e}"),
             BuildError::Io(p, e) => write!(f, "{}: {e}", p.display()),
-            BuildError::NoOutDir => f.write_str("OUT_DIR is not set; call out_dir() outside build scripts"),
+            BuildError::NoOutDir => {
+                f.write_str("OUT_DIR is not set; call out_dir() outside build scripts")
+            }
         }
     }
 }

@@ -182,7 +182,12 @@ fn scalar_value(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Option<TokenStream> 
     }
 }
 
-fn wrap_optional(optional: bool, tokens: &TokenStream, f: impl Fn(&TokenStream) -> TokenStream, default: TokenStream) -> TokenStream {
+fn wrap_optional(
+    optional: bool,
+    tokens: &TokenStream,
+    f: impl Fn(&TokenStream) -> TokenStream,
+    default: TokenStream,
+) -> TokenStream {
     if optional {
         let inner = f(&quote!(v));
         quote!(#tokens.map_or(#default, |v| #inner))
@@ -224,7 +229,10 @@ fn compile_path(
             ))),
             None => Err(cx.err(
                 first.span,
-                format!("`{}` is not a number and cannot be used in an expression", first.name),
+                format!(
+                    "`{}` is not a number and cannot be used in an expression",
+                    first.name
+                ),
             )),
         };
     }
@@ -244,34 +252,65 @@ fn compile_path(
         ))),
         Some(Item::Bits(b)) => {
             let Some(bf) = b.fields.iter().find(|f| f.name.name == member.name) else {
-                return Err(cx.err(member.span, format!("`{}` has no field `{}`", name.name, member.name)));
+                return Err(cx.err(
+                    member.span,
+                    format!("`{}` has no field `{}`", name.name, member.name),
+                ));
             };
             let val = match &bf.ty {
                 ferrocom_spec::model::BitType::Bool => {
-                    return Ok(Val::Bool(wrap_optional(local.optional, t, |v| quote!(#v.#m), quote!(false))));
+                    return Ok(Val::Bool(wrap_optional(
+                        local.optional,
+                        t,
+                        |v| quote!(#v.#m),
+                        quote!(false),
+                    )));
                 }
-                ferrocom_spec::model::BitType::Uint(_) => |v: &TokenStream, m: &syn::Ident| quote!((#v.#m as i128)),
-                ferrocom_spec::model::BitType::Named(_) => |v: &TokenStream, m: &syn::Ident| quote!((#v.#m.0 as i128)),
+                ferrocom_spec::model::BitType::Uint(_) => {
+                    |v: &TokenStream, m: &syn::Ident| quote!((#v.#m as i128))
+                }
+                ferrocom_spec::model::BitType::Named(_) => {
+                    |v: &TokenStream, m: &syn::Ident| quote!((#v.#m.0 as i128))
+                }
             };
             if bf.derive.is_some() {
                 // Constant sub-fields are not stored; read them from the raw value.
-                return Err(cx.err(member.span, format!("`{}` is a constant field of `{}`", member.name, name.name)));
+                return Err(cx.err(
+                    member.span,
+                    format!("`{}` is a constant field of `{}`", member.name, name.name),
+                ));
             }
-            Ok(Val::Int(wrap_optional(local.optional, t, |v| val(v, &m), quote!(0i128))))
+            Ok(Val::Int(wrap_optional(
+                local.optional,
+                t,
+                |v| val(v, &m),
+                quote!(0i128),
+            )))
         }
         Some(Item::Record(r)) => {
             let ty = r
                 .params
                 .iter()
                 .map(|p| (&p.name, &p.ty))
-                .chain(r.fields.iter().filter(|f| f.derive.is_none()).map(|f| (&f.name, &f.ty)))
+                .chain(
+                    r.fields
+                        .iter()
+                        .filter(|f| f.derive.is_none())
+                        .map(|f| (&f.name, &f.ty)),
+                )
                 .find(|(n, _)| n.name == member.name)
                 .map(|(_, t)| t);
             let Some(ty) = ty else {
-                return Err(cx.err(member.span, format!("`{}` has no stored field `{}`", name.name, member.name)));
+                return Err(cx.err(
+                    member.span,
+                    format!("`{}` has no stored field `{}`", name.name, member.name),
+                ));
             };
             if local.optional {
-                return Err(cx.err(member.span, "member access through an optional record is not supported"));
+                return Err(cx.err(
+                    member.span,
+                    "member access through an optional record is not supported",
+                ));
             }
             let field_opt = r
                 .fields
@@ -296,10 +335,10 @@ fn compile_path(
 fn enum_constant(cx: &Cx<'_>, e: &Expr, name: &str) -> Result<Val> {
     let mut found = Vec::new();
     for item in &cx.spec.protocol.items {
-        if let Item::Enum(d) = item {
-            if d.variants.iter().any(|v| v.name.name == name) {
-                found.push(d);
-            }
+        if let Item::Enum(d) = item
+            && d.variants.iter().any(|v| v.name.name == name)
+        {
+            found.push(d);
         }
     }
     match found.as_slice() {
@@ -309,16 +348,27 @@ fn enum_constant(cx: &Cx<'_>, e: &Expr, name: &str) -> Result<Val> {
             Ok(Val::Int(quote!((#t::#c.0 as i128))))
         }
         [] => Err(cx.err(e.span, format!("unknown name `{name}`"))),
-        _ => Err(cx.err(e.span, format!("`{name}` is a constant of several enums; it is ambiguous here"))),
+        _ => Err(cx.err(
+            e.span,
+            format!("`{name}` is a constant of several enums; it is ambiguous here"),
+        )),
     }
 }
 
-fn compile_call(cx: &Cx<'_>, scope: &Scope<'_>, e: &Expr, func: &str, args: &[Expr]) -> Result<Val> {
+fn compile_call(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    e: &Expr,
+    func: &str,
+    args: &[Expr],
+) -> Result<Val> {
     let target = match args {
-        [Expr {
-            kind: ExprKind::Path(p),
-            ..
-        }] if p.len() == 1 => &p[0].name,
+        [
+            Expr {
+                kind: ExprKind::Path(p),
+                ..
+            },
+        ] if p.len() == 1 => &p[0].name,
         _ => return Err(cx.err(e.span, format!("`{func}` takes one field name"))),
     };
     if func == "crc16_modbus" {
@@ -337,9 +387,9 @@ fn compile_call(cx: &Cx<'_>, scope: &Scope<'_>, e: &Expr, func: &str, args: &[Ex
             let Some(ty) = local.ty else {
                 return Err(cx.err(e.span, format!("`{target}` has no encoded length")));
             };
-            let len = content_len_of(cx, ty, t, scope.fallible)?;
+            let len = content_len_of(cx, ty, t)?;
             Ok(Val::Int(if local.optional {
-                let inner = content_len_of(cx, ty, &quote!(v), scope.fallible)?;
+                let inner = content_len_of(cx, ty, &quote!(v))?;
                 quote!((#t.as_ref().map_or(0usize, |v| #inner) as i128))
             } else {
                 quote!((#len as i128))
@@ -358,18 +408,20 @@ fn compile_call(cx: &Cx<'_>, scope: &Scope<'_>, e: &Expr, func: &str, args: &[Ex
 /// `len(f)`: the bytes of the field's content on the wire, without the length prefix or
 /// terminator its type adds (so `str(u8)` "abc" has length 3); for composite types the
 /// whole encoded length.
-fn content_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream, fallible: bool) -> Result<TokenStream> {
+fn content_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Result<TokenStream> {
     match ty {
-        Type::Bytes(_) | Type::BytesPrefixed(_) | Type::Str(_) | Type::StrPrefixed { .. } | Type::CStr => {
-            Ok(quote!(#v.len()))
-        }
-        Type::Within { inner, .. } => content_len_of(cx, inner, v, fallible),
-        _ => encoded_len_of(cx, ty, v, fallible),
+        Type::Bytes(_)
+        | Type::BytesPrefixed(_)
+        | Type::Str(_)
+        | Type::StrPrefixed { .. }
+        | Type::CStr => Ok(quote!(#v.len())),
+        Type::Within { inner, .. } => content_len_of(cx, inner, v),
+        _ => encoded_len_of(cx, ty, v),
     }
 }
 
 /// `usize` tokens for the encoded length of a value of spec type `ty` held in `v`.
-pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream, fallible: bool) -> Result<TokenStream> {
+pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Result<TokenStream> {
     let s = &cx.support;
     Ok(match ty {
         Type::Int(t) => {
@@ -380,7 +432,7 @@ pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream, fallible: bool) -
             return Err(cx.err(
                 ferrocom_spec::model::Span::default(),
                 "len() of a uint(..) field is not supported",
-            ))
+            ));
         }
         Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(#v.clone())),
         Type::Intser => quote!(#s::codec::intser_len(#v.clone())),
@@ -403,9 +455,9 @@ pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream, fallible: bool) -
             _ => quote!(#v.encoded_len()),
         },
         Type::Array { elem, .. } => {
-            let inner = encoded_len_of(cx, elem, &quote!(e), fallible)?;
+            let inner = encoded_len_of(cx, elem, &quote!(e))?;
             quote!(#v.iter().map(|e| #inner).sum::<usize>())
         }
-        Type::Within { inner, .. } => encoded_len_of(cx, inner, v, fallible)?,
+        Type::Within { inner, .. } => encoded_len_of(cx, inner, v)?,
     })
 }

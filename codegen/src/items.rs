@@ -26,7 +26,7 @@ fn typed_lit(v: i128, bits: u8, signed: bool) -> TokenStream {
 /// `arbitrary` expression producing a value of `bits` bits in the given primitive.
 pub fn arbitrary_int(bits: u8, signed: bool) -> TokenStream {
     let p = names::prim(bits, signed);
-    if bits % 8 == 0 && matches!(bits, 8 | 16 | 32 | 64) {
+    if bits.is_multiple_of(8) && matches!(bits, 8 | 16 | 32 | 64) {
         quote!(u.arbitrary::<#p>()?)
     } else if signed {
         let min = typed_lit(-(1i128 << (bits - 1)), bits, true);
@@ -56,6 +56,7 @@ pub fn gen_enum(cx: &Cx<'_>, d: &EnumDef) -> Result<TokenStream> {
     let name_str = &d.name.name;
     let arb = arbitrary_int(d.repr.bits, d.repr.signed);
     let s = &cx.support;
+    let allow = crate::allow_lints();
     Ok(quote! {
         #docs
         ///
@@ -79,7 +80,10 @@ pub fn gen_enum(cx: &Cx<'_>, d: &EnumDef) -> Result<TokenStream> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self.name() {
                     Some(n) => f.write_str(n),
-                    None => write!(f, "{}({:#x})", #name_str, self.0),
+                    None => {
+                        f.write_str(#name_str)?;
+                        write!(f, "({:#x})", self.0)
+                    }
                 }
             }
         }
@@ -93,6 +97,7 @@ pub fn gen_enum(cx: &Cx<'_>, d: &EnumDef) -> Result<TokenStream> {
         }
 
         #[cfg(feature = "arbitrary")]
+        #allow
         impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name {
             fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                 Ok(Self(#arb))
@@ -119,6 +124,7 @@ pub fn gen_flags(cx: &Cx<'_>, d: &FlagsDef) -> Result<TokenStream> {
     let name_str = &d.name.name;
     let arb = arbitrary_int(d.repr.bits, false);
     let s = &cx.support;
+    let allow = crate::allow_lints();
     Ok(quote! {
         #docs
         ///
@@ -159,7 +165,8 @@ pub fn gen_flags(cx: &Cx<'_>, d: &FlagsDef) -> Result<TokenStream> {
 
         impl ::core::fmt::Debug for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                write!(f, "{}(", #name_str)?;
+                f.write_str(#name_str)?;
+                f.write_str("(")?;
                 let mut rest = self.0;
                 let mut first = true;
                 for (n, m) in Self::NAMED {
@@ -179,6 +186,7 @@ pub fn gen_flags(cx: &Cx<'_>, d: &FlagsDef) -> Result<TokenStream> {
         }
 
         #[cfg(feature = "arbitrary")]
+        #allow
         impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name {
             fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                 Ok(Self(#arb))
@@ -220,13 +228,21 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             return Err(cx.err(f.name.span, "bit fields are wider than the representation"));
         }
         let sh = shift as u32;
-        let mask: u128 = if w >= 64 { u64::MAX as u128 } else { (1u128 << w) - 1 };
+        let mask: u128 = if w >= 64 {
+            u64::MAX as u128
+        } else {
+            (1u128 << w) - 1
+        };
         let mask_lit = Literal::u64_unsuffixed(mask as u64);
         let fname = names::ident(&f.name.name);
         let fstr = &f.name.name;
         let info = names::info_const(&f.name.name);
         infos.push(names::field_info(cx, name_str, fstr, &f.meta));
-        let field_raw = quote!((((raw as u64) >> #sh) & #mask_lit));
+        let field_raw = match (sh, w >= total) {
+            (0, true) => quote!((raw as u64)),
+            (0, false) => quote!(((raw as u64) & #mask_lit)),
+            (_, _) => quote!((((raw as u64) >> #sh) & #mask_lit)),
+        };
         let (fty, from_raw, to_raw) = match &f.ty {
             BitType::Bool => (quote!(bool), quote!(#field_raw != 0), quote!(u64::from(v))),
             BitType::Uint(n) => {
@@ -235,8 +251,9 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             }
             BitType::Named(n) => {
                 let t = names::ident(&n.name);
-                let rep = names::repr_of(cx, &n.name)
-                    .ok_or_else(|| cx.err(n.span, format!("`{}` is not an enum or flags type", n.name)))?;
+                let rep = names::repr_of(cx, &n.name).ok_or_else(|| {
+                    cx.err(n.span, format!("`{}` is not an enum or flags type", n.name))
+                })?;
                 let p = names::int_ty(&rep);
                 (quote!(#t), quote!(#t(#field_raw as #p)), quote!(v.0 as u64))
             }
@@ -309,8 +326,20 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             BitType::Named(_) => |v: TokenStream| quote!((#v.0 as i128)),
             _ => |v: TokenStream| quote!(i128::from(#v)),
         };
-        dscope.push(Local { name: f.name.name.clone(), tokens: as_int(quote!(#fname)), ty: None, optional: false, wire: None });
-        escope.push(Local { name: f.name.name.clone(), tokens: as_int(quote!(self.#fname)), ty: None, optional: false, wire: None });
+        dscope.push(Local {
+            name: f.name.name.clone(),
+            tokens: as_int(quote!(#fname)),
+            ty: None,
+            optional: false,
+            wire: None,
+        });
+        escope.push(Local {
+            name: f.name.name.clone(),
+            tokens: as_int(quote!(self.#fname)),
+            ty: None,
+            optional: false,
+            wire: None,
+        });
         if let Some(w) = &f.constraint {
             constraints.push((info.clone(), w, f.name.name.clone()));
             let cond = expr::compile(cx, &dscope, w)?.bool();
@@ -326,7 +355,10 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
     for (info, w, fname) in &constraints {
         let cond = expr::compile(cx, &escope, w)?.bool();
         let text = names::expr_text(w);
-        let value = escope.get(fname).map(|l| l.tokens.clone()).unwrap_or(quote!(0i128));
+        let value = escope
+            .get(fname)
+            .map(|l| l.tokens.clone())
+            .unwrap_or(quote!(0i128));
         encode.push(quote! {
             if !#cond {
                 return Err(#s::codec::EncodeError::new(&Self::#info, #s::codec::EncodeErrorKind::Constraint { condition: #text, value: #value }));
@@ -334,7 +366,15 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
         });
     }
     if shift != 0 {
-        return Err(cx.err(d.name.span, format!("bit fields of `{}` cover {} of {} bits", d.name.name, i32::from(total) - shift, total)));
+        return Err(cx.err(
+            d.name.span,
+            format!(
+                "bit fields of `{}` cover {} of {} bits",
+                d.name.name,
+                i32::from(total) - shift,
+                total
+            ),
+        ));
     }
     let field_names: Vec<_> = d
         .fields
@@ -342,6 +382,7 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
         .filter(|f| f.derive.is_none())
         .map(|f| names::ident(&f.name.name))
         .collect();
+    let allow = crate::allow_lints();
     Ok(quote! {
         #docs
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -349,6 +390,7 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             #(#stored)*
         }
 
+        #allow
         impl #name {
             #(#infos)*
 
@@ -374,6 +416,7 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
         }
 
         #[cfg(feature = "arbitrary")]
+        #allow
         impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name {
             fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                 #(#arb)*

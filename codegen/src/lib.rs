@@ -23,7 +23,7 @@ mod union;
 
 use std::fmt;
 
-use ferrocom_spec::model::{Item, Spec, Span};
+use ferrocom_spec::model::{Item, Span, Spec};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -109,7 +109,6 @@ pub fn generate_module(spec: &Spec, options: &Options) -> Result<TokenStream> {
     let docs = docs.iter().map(|d| quote!(#[doc = #d]));
     Ok(quote! {
         #(#docs)*
-        #[allow(clippy::all, clippy::pedantic, unused_variables, unused_mut, unused_parens, non_camel_case_types)]
         pub mod #name {
             #items
         }
@@ -144,12 +143,20 @@ fn gen_clause_table(cx: &Cx<'_>) -> TokenStream {
         match item {
             Item::Record(r) => {
                 for f in &r.fields {
-                    push(format!("{name}.{}", f.name.name), &f.meta.clause, f.meta.span.line);
+                    push(
+                        format!("{name}.{}", f.name.name),
+                        &f.meta.clause,
+                        f.meta.span.line,
+                    );
                 }
             }
             Item::Bits(b) => {
                 for f in &b.fields {
-                    push(format!("{name}.{}", f.name.name), &f.meta.clause, f.meta.span.line);
+                    push(
+                        format!("{name}.{}", f.name.name),
+                        &f.meta.clause,
+                        f.meta.span.line,
+                    );
                 }
             }
             Item::Union(u) => {
@@ -159,7 +166,11 @@ fn gen_clause_table(cx: &Cx<'_>) -> TokenStream {
             }
             Item::Enum(e) => {
                 for v in &e.variants {
-                    push(format!("{name}::{}", v.name.name), &v.meta.clause, v.meta.span.line);
+                    push(
+                        format!("{name}::{}", v.name.name),
+                        &v.meta.clause,
+                        v.meta.span.line,
+                    );
                 }
             }
             Item::Flags(_) | Item::Extern(_) => {}
@@ -168,6 +179,40 @@ fn gen_clause_table(cx: &Cx<'_>) -> TokenStream {
     quote! {
         /// Every spec element that carries a clause id: (element, clause, spec line).
         pub const CLAUSES: &[(&str, &str, u32)] = &[#(#rows),*];
+    }
+}
+
+/// Lints allowed on generated impl blocks, and why: the generator evaluates every spec
+/// expression the same way (widened to `i128`, read through `clone()` so that one
+/// expression works on a value and on a reference, fully parenthesised), and binds
+/// every field as a local whether or not a later expression reads it. The results are
+/// correct but not what a person would write; these lints would only flag that style.
+pub(crate) fn allow_lints() -> TokenStream {
+    quote! {
+        #[allow(
+            unused_variables,
+            unused_parens,
+            clippy::clone_on_copy,
+            clippy::nonminimal_bool,
+            clippy::deref_addrof,
+            clippy::unnecessary_map_or,
+            clippy::collapsible_if,
+            clippy::identity_op,
+            clippy::useless_conversion,
+            clippy::unnecessary_cast,
+            clippy::redundant_closure,
+            clippy::needless_borrow,
+            clippy::let_and_return,
+            clippy::match_single_binding,
+            clippy::manual_range_contains,
+            clippy::len_zero,
+            clippy::bool_comparison,
+            clippy::precedence,
+            clippy::double_parens,
+            clippy::absurd_extreme_comparisons,
+            clippy::unnecessary_min_or_max,
+            dead_code
+        )]
     }
 }
 

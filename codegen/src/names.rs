@@ -13,9 +13,9 @@ pub fn ident(name: &str) -> syn::Ident {
     const KEYWORDS: &[&str] = &[
         "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn",
         "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
-        "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where",
-        "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
-        "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+        "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while",
+        "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro", "override",
+        "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
     ];
     if KEYWORDS.contains(&name) {
         syn::Ident::new_raw(name, PmSpan::call_site())
@@ -126,7 +126,9 @@ pub fn item_needs_lifetime(cx: &Cx<'_>, name: &str, seen: &mut HashSet<String>) 
     }
     match cx.item(name) {
         Some(Item::Record(r)) => {
-            r.params.iter().any(|p| type_needs_lifetime(cx, &p.ty, seen))
+            r.params
+                .iter()
+                .any(|p| type_needs_lifetime(cx, &p.ty, seen))
                 || r.fields
                     .iter()
                     .filter(|f| f.derive.is_none())

@@ -38,8 +38,12 @@ pub fn conv(cx: &Cx<'_>, ty: &Type, v: TokenStream, on: &OnErr) -> Result<TokenS
         Type::Intser => int(quote!(i64)),
         Type::Named { name, .. } => {
             let t = names::ident(&name.name);
-            let repr = names::repr_of(cx, &name.name)
-                .ok_or_else(|| cx.err(name.span, format!("`{}` cannot be built from a number", name.name)))?;
+            let repr = names::repr_of(cx, &name.name).ok_or_else(|| {
+                cx.err(
+                    name.span,
+                    format!("`{}` cannot be built from a number", name.name),
+                )
+            })?;
             let raw = int(names::int_ty(&repr));
             match names::kind_of(cx, &name.name) {
                 Some(Kind::Bits) => match on {
@@ -53,7 +57,12 @@ pub fn conv(cx: &Cx<'_>, ty: &Type, v: TokenStream, on: &OnErr) -> Result<TokenS
                 _ => quote!(#t(#raw)),
             }
         }
-        _ => return Err(cx.err(Default::default(), "a parameter must be an integer, enum, flags or bits type")),
+        _ => {
+            return Err(cx.err(
+                Default::default(),
+                "a parameter must be an integer, enum, flags or bits type",
+            ));
+        }
     })
 }
 
@@ -66,12 +75,22 @@ fn to_usize(cx: &Cx<'_>, v: TokenStream) -> TokenStream {
     })
 }
 
-fn size_tokens(cx: &Cx<'_>, scope: &Scope<'_>, e: &ferrocom_spec::model::Expr) -> Result<TokenStream> {
+fn size_tokens(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    e: &ferrocom_spec::model::Expr,
+) -> Result<TokenStream> {
     Ok(to_usize(cx, expr::compile(cx, scope, e)?.int()))
 }
 
 /// Arguments for a named type's parameters, converted to the parameter types.
-fn args_tokens(cx: &Cx<'_>, scope: &Scope<'_>, params: &[Param], args: &[ferrocom_spec::model::Expr], on: &OnErr) -> Result<Vec<TokenStream>> {
+fn args_tokens(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    params: &[Param],
+    args: &[ferrocom_spec::model::Expr],
+    on: &OnErr,
+) -> Result<Vec<TokenStream>> {
     params
         .iter()
         .zip(args)
@@ -89,7 +108,13 @@ pub fn params_of<'s>(cx: &Cx<'s>, name: &str) -> &'s [Param] {
 }
 
 /// Expression reading a value of `ty` from reader `rd` (a `&mut Reader` expression).
-pub fn read_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, rd: &TokenStream, info: &TokenStream) -> Result<TokenStream> {
+pub fn read_ty(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    ty: &Type,
+    rd: &TokenStream,
+    info: &TokenStream,
+) -> Result<TokenStream> {
     let s = &cx.support;
     Ok(match ty {
         Type::Int(t) => {
@@ -231,7 +256,13 @@ pub fn read_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, rd: &TokenStream, info
 }
 
 /// Statements writing `v` (a reference to a value of `ty`) to `__out`.
-pub fn write_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, v: &TokenStream, info: &TokenStream) -> Result<TokenStream> {
+pub fn write_ty(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    ty: &Type,
+    v: &TokenStream,
+    info: &TokenStream,
+) -> Result<TokenStream> {
     let s = &cx.support;
     let err = |kind: TokenStream| quote!(#s::codec::EncodeError::new(#info, #kind));
     Ok(match ty {
@@ -239,7 +270,9 @@ pub fn write_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, v: &TokenStream, info
             let n = usize::from(t.bits / 8);
             let o = names::order(cx, t.order);
             let bits = u32::from(t.bits);
-            let range = err(quote!(#s::codec::EncodeErrorKind::OutOfRange { value: __x as i128, bits: #bits }));
+            let range = err(
+                quote!(#s::codec::EncodeErrorKind::OutOfRange { value: __x as i128, bits: #bits }),
+            );
             if t.signed {
                 quote! {{
                     let __x = *#v;
@@ -258,7 +291,9 @@ pub fn write_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, v: &TokenStream, info
             let w = expr::compile(cx, scope, width)?.int();
             let o = names::order(cx, None);
             let bad = err(quote!(#s::codec::EncodeErrorKind::InvalidWidth { width: __w }));
-            let range = err(quote!(#s::codec::EncodeErrorKind::OutOfRange { value: __x as i128, bits: (__w as u32) * 8 }));
+            let range = err(
+                quote!(#s::codec::EncodeErrorKind::OutOfRange { value: __x as i128, bits: (__w as u32) * 8 }),
+            );
             quote! {{
                 let __w: i128 = #w;
                 if !(1..=8).contains(&__w) { return Err(#bad); }
@@ -283,8 +318,14 @@ pub fn write_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, v: &TokenStream, info
                 Type::StrPrefixed { .. } => (quote!(#v.as_bytes()), 0),
                 _ => (quote!(&#v[..]), 0),
             };
-            let long = err(quote!(#s::codec::EncodeErrorKind::TooLong { len: __b.len(), max: ((1u128 << #bits) - 1 - #extra as u128) as u64 }));
-            let nul = if extra == 1 { quote!(__out.push(0);) } else { quote!() };
+            let long = err(
+                quote!(#s::codec::EncodeErrorKind::TooLong { len: __b.len(), max: ((1u128 << #bits) - 1 - #extra as u128) as u64 }),
+            );
+            let nul = if extra == 1 {
+                quote!(__out.push(0);)
+            } else {
+                quote!()
+            };
             quote! {{
                 let __b: &[u8] = #bytes;
                 let __len = __b.len() + #extra;
@@ -343,7 +384,12 @@ fn size_is_own_len(r: &RecordDef, size: &ferrocom_spec::model::Expr, field: &str
 
 /// Expression producing an arbitrary value of `ty`. `known` tells whether a size
 /// expression can be evaluated (it refers only to values generated so far).
-pub fn arb_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, derived: &[String]) -> Result<TokenStream> {
+pub fn arb_ty(
+    cx: &Cx<'_>,
+    scope: &Scope<'_>,
+    ty: &Type,
+    derived: &[String],
+) -> Result<TokenStream> {
     let s = &cx.support;
     let bad = quote!(#s::__private::arbitrary::Error::IncorrectFormat);
     let uses_derived = |e: &ferrocom_spec::model::Expr| {
@@ -378,8 +424,12 @@ pub fn arb_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, derived: &[String]) -> 
                 b
             }
         }
-        Type::Bytes(_) | Type::BytesPrefixed(_) => quote!(<&'a [u8] as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?),
-        Type::Str(_) | Type::StrPrefixed { .. } | Type::CStr => quote!(<&'a str as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?),
+        Type::Bytes(_) | Type::BytesPrefixed(_) => {
+            quote!(<&'a [u8] as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?)
+        }
+        Type::Str(_) | Type::StrPrefixed { .. } | Type::CStr => {
+            quote!(<&'a str as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?)
+        }
         Type::Named { name, args } => {
             let t = names::ident(&name.name);
             match names::kind_of(cx, &name.name) {
@@ -394,7 +444,13 @@ pub fn arb_ty(cx: &Cx<'_>, scope: &Scope<'_>, ty: &Type, derived: &[String]) -> 
                 Some(Kind::Union) => {
                     // The tag comes from the variant; only the other arguments are passed.
                     let params = params_of(cx, &name.name);
-                    let a = args_tokens(cx, scope, params.get(1..).unwrap_or(&[]), args.get(1..).unwrap_or(&[]), &OnErr::Arbitrary)?;
+                    let a = args_tokens(
+                        cx,
+                        scope,
+                        params.get(1..).unwrap_or(&[]),
+                        args.get(1..).unwrap_or(&[]),
+                        &OnErr::Arbitrary,
+                    )?;
                     quote!(#t::arbitrary_with(u, #(#a),*)?)
                 }
                 None => return Err(cx.err(name.span, format!("unknown type `{}`", name.name))),
@@ -448,7 +504,11 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     let name_str = &r.name.name;
     let docs = cx.docs(&r.meta);
     let lt = names::needs_lifetime(cx, name_str);
-    let (gen_decl, gen_use) = if lt { (quote!(<'a>), quote!(<'a>)) } else { (quote!(), quote!()) };
+    let (gen_decl, gen_use) = if lt {
+        (quote!(<'a>), quote!(<'a>))
+    } else {
+        (quote!(), quote!())
+    };
     // `'a` is needed in signatures even when the struct does not borrow.
     let impl_gen = quote!(<'a>);
 
@@ -458,7 +518,10 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     for p in &r.params {
         let pname = names::ident(&p.name.name);
         let pty = names::rust_ty(cx, &p.ty, false)?;
-        let doc = format!("Parameter `{}`, supplied by the enclosing frame.", p.name.name);
+        let doc = format!(
+            "Parameter `{}`, supplied by the enclosing frame.",
+            p.name.name
+        );
         members.push(quote!(#[doc = #doc] pub #pname: #pty,));
     }
     for f in &r.fields {
@@ -466,8 +529,13 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         if f.derive.is_some() {
             continue;
         }
-        if f.transform.is_some() && (f.condition.is_some() || !matches!(f.ty, Type::Bytes(_) | Type::BytesPrefixed(_))) {
-            return Err(cx.err(f.name.span, "`transform` applies to a non-optional `bytes` field only"));
+        if f.transform.is_some()
+            && (f.condition.is_some() || !matches!(f.ty, Type::Bytes(_) | Type::BytesPrefixed(_)))
+        {
+            return Err(cx.err(
+                f.name.span,
+                "`transform` applies to a non-optional `bytes` field only",
+            ));
         }
         let fdocs = cx.docs(&f.meta);
         let fname = names::ident(&f.name.name);
@@ -478,7 +546,12 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         .params
         .iter()
         .map(|p| names::ident(&p.name.name))
-        .chain(r.fields.iter().filter(|f| f.derive.is_none()).map(|f| names::ident(&f.name.name)))
+        .chain(
+            r.fields
+                .iter()
+                .filter(|f| f.derive.is_none())
+                .map(|f| names::ident(&f.name.name)),
+        )
         .collect();
     let param_decls: Vec<TokenStream> = r
         .params
@@ -489,14 +562,21 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             Ok(quote!(#n: #t))
         })
         .collect::<Result<_>>()?;
-    let param_names: Vec<syn::Ident> = r.params.iter().map(|p| names::ident(&p.name.name)).collect();
+    let param_names: Vec<syn::Ident> = r
+        .params
+        .iter()
+        .map(|p| names::ident(&p.name.name))
+        .collect();
 
     // ---- read ----------------------------------------------------------------------------
     let mut scope = Scope::new(false);
     for p in &r.params {
         scope.push(Local {
             name: p.name.name.clone(),
-            tokens: { let n = names::ident(&p.name.name); quote!(#n) },
+            tokens: {
+                let n = names::ident(&p.name.name);
+                quote!(#n)
+            },
             ty: Some(&p.ty),
             optional: false,
             wire: None,
@@ -526,8 +606,12 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 let Some(Item::Extern(ext)) = cx.item(&t.name.name) else {
                     return Err(cx.err(t.name.span, format!("unknown transform `{}`", t.name.name)));
                 };
-                let path: syn::Path = syn::parse_str(&ext.rust_path)
-                    .map_err(|e| cx.err(ext.name.span, format!("bad Rust path `{}`: {e}", ext.rust_path)))?;
+                let path: syn::Path = syn::parse_str(&ext.rust_path).map_err(|e| {
+                    cx.err(
+                        ext.name.span,
+                        format!("bad Rust path `{}`: {e}", ext.rust_path),
+                    )
+                })?;
                 let tname = &t.name.name;
                 let cond = match &t.condition {
                     Some(c) => expr::compile(cx, &scope, c)?.bool(),
@@ -564,27 +648,41 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             optional: f.condition.is_some(),
             wire: None,
         });
-        if let Some(d) = &f.derive {
-            if !is_checksum(f) && !matches!(&d.kind, ExprKind::Call { .. }) && !expr_has_call(d) {
-                // A constant: check it.
-                let expected = expr::compile(cx, &scope, d)?.int();
-                let found = expr::compile(cx, &scope, &ferrocom_spec::model::Expr {
+        if let Some(d) = &f.derive
+            && !is_checksum(f)
+            && !matches!(&d.kind, ExprKind::Call { .. })
+            && !expr_has_call(d)
+        {
+            // A constant: check it.
+            let expected = expr::compile(cx, &scope, d)?.int();
+            let found = expr::compile(
+                cx,
+                &scope,
+                &ferrocom_spec::model::Expr {
                     kind: ExprKind::Path(vec![f.name.clone()]),
                     span: f.name.span,
-                })?
-                .int();
-                read.push(quote! {
+                },
+            )?
+            .int();
+            read.push(quote! {
                     if #found != #expected {
                         return Err(__r.error(#s::codec::DecodeErrorKind::Constant { expected: #expected, found: #found }));
                     }
                 });
-            }
         }
         if let Some(w) = &f.constraint {
             let cond = expr::compile(cx, &scope, w)?.bool();
             let text = names::expr_text(w);
             let value = if names::is_scalar(cx, &f.ty) && f.condition.is_none() {
-                expr::compile(cx, &scope, &ferrocom_spec::model::Expr { kind: ExprKind::Path(vec![f.name.clone()]), span: f.name.span })?.int()
+                expr::compile(
+                    cx,
+                    &scope,
+                    &ferrocom_spec::model::Expr {
+                        kind: ExprKind::Path(vec![f.name.clone()]),
+                        span: f.name.span,
+                    },
+                )?
+                .int()
             } else {
                 quote!(0i128)
             };
@@ -653,41 +751,61 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         let scope_w = &scope_w;
         if let Some(c) = &f.condition {
             let cond = expr::compile(cx, scope_w, c)?.bool();
-            let text = format!("`{}` must be present exactly when `{}` holds", f.name.name, names::expr_text(c));
+            let text = format!(
+                "`{}` must be present exactly when `{}` holds",
+                f.name.name,
+                names::expr_text(c)
+            );
             write.push(quote! {
                 if #cond != #fname.is_some() {
                     return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Inconsistent { message: #text }));
                 }
             });
         }
-        if let Some(size) = names::size_expr(&f.ty) {
-            if !size_is_own_len(r, size, &f.name.name) {
-                let n = expr::compile(cx, &inner_scope, size)?.int();
-                let text = format!("length of `{}` must equal `{}`", f.name.name, names::expr_text(size));
-                checks.push(quote! {
+        if let Some(size) = names::size_expr(&f.ty)
+            && !size_is_own_len(r, size, &f.name.name)
+        {
+            let n = expr::compile(cx, &inner_scope, size)?.int();
+            let text = format!(
+                "length of `{}` must equal `{}`",
+                f.name.name,
+                names::expr_text(size)
+            );
+            checks.push(quote! {
                     if (#fname.len() as i128) != #n {
                         return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Inconsistent { message: #text }));
                     }
                 });
-            }
         }
-        if let Type::Within { inner, size } = &f.ty {
-            if !size_is_own_len(r, size, &f.name.name) {
-                let n = expr::compile(cx, &inner_scope, size)?.int();
-                let len = expr::encoded_len_of(cx, inner, &quote!(#fname), true)?;
-                let text = format!("encoded length of `{}` must equal `{}`", f.name.name, names::expr_text(size));
-                checks.push(quote! {
+        if let Type::Within { inner, size } = &f.ty
+            && !size_is_own_len(r, size, &f.name.name)
+        {
+            let n = expr::compile(cx, &inner_scope, size)?.int();
+            let len = expr::encoded_len_of(cx, inner, &quote!(#fname))?;
+            let text = format!(
+                "encoded length of `{}` must equal `{}`",
+                f.name.name,
+                names::expr_text(size)
+            );
+            checks.push(quote! {
                     if (#len as i128) != #n {
                         return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Inconsistent { message: #text }));
                     }
                 });
-            }
         }
         if let Some(w) = &f.constraint {
             let cond = expr::compile(cx, &inner_scope, w)?.bool();
             let text = names::expr_text(w);
             let value = if names::is_scalar(cx, &f.ty) {
-                expr::compile(cx, &inner_scope, &ferrocom_spec::model::Expr { kind: ExprKind::Path(vec![f.name.clone()]), span: f.name.span })?.int()
+                expr::compile(
+                    cx,
+                    &inner_scope,
+                    &ferrocom_spec::model::Expr {
+                        kind: ExprKind::Path(vec![f.name.clone()]),
+                        span: f.name.span,
+                    },
+                )?
+                .int()
             } else {
                 quote!(0i128)
             };
@@ -717,13 +835,15 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         let len = if f.derive.is_some() {
             let plain = format_ident!("{}", fname.to_string().trim_start_matches("r#"));
             match &f.ty {
-                Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(u32::try_from(#plain).unwrap_or(0))),
+                Type::MqttVarint => {
+                    quote!(#s::codec::mqtt_varint_len(u32::try_from(#plain).unwrap_or(0)))
+                }
                 Type::Intser => quote!(#s::codec::intser_len(i64::try_from(#plain).unwrap_or(0))),
                 Type::DynUint { width, .. } => {
                     let w = expr::compile(cx, &scope_l, width)?.int();
                     quote!(usize::try_from(#w).unwrap_or(0))
                 }
-                t => expr::encoded_len_of(cx, t, &quote!(#plain), false)?,
+                t => expr::encoded_len_of(cx, t, &quote!(#plain))?,
             }
         } else if f.transform.is_some() {
             let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
@@ -736,7 +856,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 }
                 Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(*#fname)),
                 Type::Intser => quote!(#s::codec::intser_len(*#fname)),
-                t => expr::encoded_len_of(cx, t, &quote!(#fname), false)?,
+                t => expr::encoded_len_of(cx, t, &quote!(#fname))?,
             };
             if f.condition.is_some() {
                 quote!(#fname.as_ref().map_or(0usize, |#fname| #one))
@@ -754,7 +874,10 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     for p in &r.params {
         ascope.push(Local {
             name: p.name.name.clone(),
-            tokens: { let n = names::ident(&p.name.name); quote!(#n) },
+            tokens: {
+                let n = names::ident(&p.name.name);
+                quote!(#n)
+            },
             ty: Some(&p.ty),
             optional: false,
             wire: None,
@@ -766,7 +889,13 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             // Not generated: computed when encoding. Conditions that read it see 0 and the
             // final encode check rejects an inconsistent result.
             derived_names.push(f.name.name.clone());
-            ascope.push(Local { name: f.name.name.clone(), tokens: quote!(0i128), ty: None, optional: false, wire: None });
+            ascope.push(Local {
+                name: f.name.name.clone(),
+                tokens: quote!(0i128),
+                ty: None,
+                optional: false,
+                wire: None,
+            });
             continue;
         }
         let mut value = arb_field(cx, &ascope, f, &derived_names)?;
@@ -805,9 +934,11 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     } else {
         "Decodes one message from the start of `buf` (streaming: `Incomplete` asks for more bytes)."
     };
+    let allow = crate::allow_lints();
     let arbitrary_impl = if has_params {
         quote! {
             #[cfg(feature = "arbitrary")]
+            #allow
             impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name #gen_use {
                 fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                     #(#param_arbs)*
@@ -818,6 +949,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     } else {
         quote! {
             #[cfg(feature = "arbitrary")]
+            #allow
             impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name #gen_use {
                 fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                     Self::arbitrary_with(u)
@@ -826,6 +958,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
     };
 
+    let allow = crate::allow_lints();
     Ok(quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -833,6 +966,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             #(#members)*
         }
 
+        #allow
         impl #impl_gen #name #gen_use {
             #(#infos)*
 
@@ -943,14 +1077,24 @@ fn expr_has_call(e: &ferrocom_spec::model::Expr) -> bool {
 
 /// Binds stored fields as references, computes transformed wire bytes, then derived
 /// values (as `i128`), for `write` (fallible) or `encoded_len`.
-fn encode_prologue<'s>(cx: &Cx<'s>, r: &'s RecordDef, fallible: bool) -> Result<(TokenStream, Scope<'s>)> {
+fn encode_prologue<'s>(
+    cx: &Cx<'s>,
+    r: &'s RecordDef,
+    fallible: bool,
+) -> Result<(TokenStream, Scope<'s>)> {
     let s = &cx.support;
     let mut out = Vec::new();
     let mut scope = Scope::new(fallible);
     for p in &r.params {
         let n = names::ident(&p.name.name);
         out.push(quote!(let #n = &self.#n;));
-        scope.push(Local { name: p.name.name.clone(), tokens: quote!(#n), ty: Some(&p.ty), optional: false, wire: None });
+        scope.push(Local {
+            name: p.name.name.clone(),
+            tokens: quote!(#n),
+            ty: Some(&p.ty),
+            optional: false,
+            wire: None,
+        });
     }
     for f in r.fields.iter().filter(|f| f.derive.is_none()) {
         let n = names::ident(&f.name.name);
@@ -960,8 +1104,12 @@ fn encode_prologue<'s>(cx: &Cx<'s>, r: &'s RecordDef, fallible: bool) -> Result<
             let Some(Item::Extern(ext)) = cx.item(&t.name.name) else {
                 return Err(cx.err(t.name.span, format!("unknown transform `{}`", t.name.name)));
             };
-            let path: syn::Path = syn::parse_str(&ext.rust_path)
-                .map_err(|e| cx.err(ext.name.span, format!("bad Rust path `{}`: {e}", ext.rust_path)))?;
+            let path: syn::Path = syn::parse_str(&ext.rust_path).map_err(|e| {
+                cx.err(
+                    ext.name.span,
+                    format!("bad Rust path `{}`: {e}", ext.rust_path),
+                )
+            })?;
             let cond = match &t.condition {
                 Some(c) => expr::compile(cx, &scope, c)?.bool(),
                 None => quote!(true),
@@ -978,7 +1126,13 @@ fn encode_prologue<'s>(cx: &Cx<'s>, r: &'s RecordDef, fallible: bool) -> Result<
             });
             wire = Some(quote!(#w));
         }
-        scope.push(Local { name: f.name.name.clone(), tokens: quote!(#n), ty: Some(&f.ty), optional: f.condition.is_some(), wire });
+        scope.push(Local {
+            name: f.name.name.clone(),
+            tokens: quote!(#n),
+            ty: Some(&f.ty),
+            optional: f.condition.is_some(),
+            wire,
+        });
     }
     for f in r.fields.iter().filter(|f| f.derive.is_some()) {
         let Some(d) = &f.derive else { continue };
@@ -990,7 +1144,13 @@ fn encode_prologue<'s>(cx: &Cx<'s>, r: &'s RecordDef, fallible: bool) -> Result<
             let v = expr::compile(cx, &scope, d)?.int();
             out.push(quote!(let #plain: i128 = #v;));
         }
-        scope.push(Local { name: f.name.name.clone(), tokens: quote!(#plain), ty: None, optional: false, wire: None });
+        scope.push(Local {
+            name: f.name.name.clone(),
+            tokens: quote!(#plain),
+            ty: None,
+            optional: false,
+            wire: None,
+        });
     }
     Ok((quote!(#(#out)*), scope))
 }
@@ -1026,23 +1186,27 @@ fn arb_field(cx: &Cx<'_>, scope: &Scope<'_>, f: &Field, derived: &[String]) -> R
     let Some(w) = &f.constraint else {
         return arb_ty(cx, scope, &f.ty, derived);
     };
-    if let Type::Array { elem, count: Size::Rest } = &f.ty {
-        if let Some(crate::arb::Directed::Range(lo, hi)) = crate::arb::directed(cx, w, &f.name.name, true)? {
-            let e = arb_ty(cx, scope, elem, derived)?;
-            let lo = lo.unwrap_or(quote!(0i128));
-            let hi = hi.unwrap_or(quote!(8i128));
-            let v = quote!(#s::__private::Vec);
-            return Ok(quote!({
-                let __lo = usize::try_from(#lo).map_err(|_| #bad)?;
-                let __hi = usize::try_from(#hi).map_err(|_| #bad)?.min(__lo + 8);
-                let mut __v = #v::new();
-                u.arbitrary_loop(Some(__lo as u32), Some(__hi as u32), |u| {
-                    __v.push(#e);
-                    Ok(::core::ops::ControlFlow::Continue(()))
-                })?;
-                __v
-            }));
-        }
+    if let Type::Array {
+        elem,
+        count: Size::Rest,
+    } = &f.ty
+        && let Some(crate::arb::Directed::Range(lo, hi)) =
+            crate::arb::directed(cx, w, &f.name.name, true)?
+    {
+        let e = arb_ty(cx, scope, elem, derived)?;
+        let lo = lo.unwrap_or(quote!(0i128));
+        let hi = hi.unwrap_or(quote!(8i128));
+        let v = quote!(#s::__private::Vec);
+        return Ok(quote!({
+            let __lo = usize::try_from(#lo).map_err(|_| #bad)?;
+            let __hi = usize::try_from(#hi).map_err(|_| #bad)?.min(__lo + 8);
+            let mut __v = #v::new();
+            u.arbitrary_loop(Some(__lo as u32), Some(__hi as u32), |u| {
+                __v.push(#e);
+                Ok(::core::ops::ControlFlow::Continue(()))
+            })?;
+            __v
+        }));
     }
     let Some((min, max, prim, wrap)) = int_bounds(cx, &f.ty) else {
         return arb_ty(cx, scope, &f.ty, derived);

@@ -47,7 +47,10 @@ fn pattern_test(cx: &Cx<'_>, tag_ty: &Type, p: &Pattern) -> Result<TokenStream> 
             quote!(__t == #v)
         }
         Pattern::Range(a, b) => {
-            let (a, b) = (lit(pat_value(cx, tag_ty, a)?), lit(pat_value(cx, tag_ty, b)?));
+            let (a, b) = (
+                lit(pat_value(cx, tag_ty, a)?),
+                lit(pat_value(cx, tag_ty, b)?),
+            );
             quote!((#a..=#b).contains(&__t))
         }
         Pattern::Wildcard(_) => quote!(true),
@@ -68,11 +71,21 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
     let tag_ty = &tag_param.ty;
     let tag_value = {
         let mut sc = Scope::new(false);
-        sc.push(Local { name: tag_param.name.name.clone(), tokens: quote!(#tag_name), ty: Some(tag_ty), optional: false, wire: None });
-        expr::compile(cx, &sc, &ferrocom_spec::model::Expr {
-            kind: ferrocom_spec::model::ExprKind::Path(vec![tag_param.name.clone()]),
-            span: tag_param.name.span,
-        })?
+        sc.push(Local {
+            name: tag_param.name.name.clone(),
+            tokens: quote!(#tag_name),
+            ty: Some(tag_ty),
+            optional: false,
+            wire: None,
+        });
+        expr::compile(
+            cx,
+            &sc,
+            &ferrocom_spec::model::Expr {
+                kind: ferrocom_spec::model::ExprKind::Path(vec![tag_param.name.clone()]),
+                span: tag_param.name.span,
+            },
+        )?
         .int()
     };
     let param_decls: Vec<TokenStream> = u
@@ -85,19 +98,33 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         })
         .collect::<Result<_>>()?;
     let other_decls = &param_decls[1..];
-    let other_names: Vec<syn::Ident> = u.params[1..].iter().map(|p| names::ident(&p.name.name)).collect();
+    let other_names: Vec<syn::Ident> = u.params[1..]
+        .iter()
+        .map(|p| names::ident(&p.name.name))
+        .collect();
 
     // Scope for payload reads: every parameter, by value.
     let mut scope = Scope::new(false);
     for p in &u.params {
         let n = names::ident(&p.name.name);
-        scope.push(Local { name: p.name.name.clone(), tokens: quote!(#n), ty: Some(&p.ty), optional: false, wire: None });
+        scope.push(Local {
+            name: p.name.name.clone(),
+            tokens: quote!(#n),
+            ty: Some(&p.ty),
+            optional: false,
+            wire: None,
+        });
     }
     // For arbitrary: the tag is a candidate value; sizes that depend on it are free.
     let derived_for_arb = vec![tag_param.name.name.clone()];
 
     let mut variants = Vec::new();
-    let mut infos = vec![names::field_info(cx, name_str, &tag_param.name.name, &u.meta)];
+    let mut infos = vec![names::field_info(
+        cx,
+        name_str,
+        &tag_param.name.name,
+        &u.meta,
+    )];
     let mut read_arms = Vec::new();
     let mut index_arms = Vec::new();
     let mut tag_arms = Vec::new();
@@ -108,7 +135,8 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         let test = pattern_test(cx, tag_ty, &arm.pattern)?;
         index_arms.push(quote!(if #test { return Some(#i); }));
         let info_c = format_ident!("F_ARM{}", i);
-        infos.push({
+        if matches!(arm.body, ArmBody::Reject) {
+            infos.push({
             let clause = match &arm.meta.clause {
                 Some(c) => quote!(Some(#c)),
                 None => quote!(None),
@@ -118,7 +146,13 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             let line = arm.meta.span.line;
             quote!(const #info_c: #s::codec::FieldInfo = #s::codec::FieldInfo { protocol: #protocol, item: #name_str, field: #field, clause: #clause, line: #line };)
         });
-        let ArmBody::Variant { name: vname, payload, tag } = &arm.body else {
+        }
+        let ArmBody::Variant {
+            name: vname,
+            payload,
+            tag,
+        } = &arm.body
+        else {
             read_arms.push(quote! {
                 if #test {
                     return Err(#s::codec::Fail::Invalid(#s::codec::DecodeError::new(&Self::#info_c, __r.pos(), #s::codec::DecodeErrorKind::Rejected { tag: __t })));
@@ -133,16 +167,29 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             (Some(t), _) => {
                 let mut sc = Scope::new(true);
                 if let Some(p) = payload {
-                    sc.push(Local { name: "self".into(), tokens: quote!(__p), ty: Some(p), optional: false, wire: None });
+                    sc.push(Local {
+                        name: "self".into(),
+                        tokens: quote!(__p),
+                        ty: Some(p),
+                        optional: false,
+                        wire: None,
+                    });
                 }
                 expr::compile(cx, &sc, t)?.int()
             }
             (None, Pattern::Value(pv)) => lit(pat_value(cx, tag_ty, pv)?),
             (None, _) => {
-                return Err(cx.err(vname.span, format!("arm `{}` matches several tags and needs `= <tag expression>`", vname.name)));
+                return Err(cx.err(
+                    vname.span,
+                    format!(
+                        "arm `{}` matches several tags and needs `= <tag expression>`",
+                        vname.name
+                    ),
+                ));
             }
         };
-        let info = quote!(&Self::#info_c);
+        let tag_info_c = names::info_const(&tag_param.name.name);
+        let info = quote!(&Self::#tag_info_c);
         match payload {
             Some(p) => {
                 let t = names::rust_ty(cx, p, false)?;
@@ -156,23 +203,38 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
                     Type::MqttVarint | Type::Intser => quote!((*__p)),
                     _ => quote!(__p),
                 };
-                let ln = expr::encoded_len_of(cx, p, &pv, false)?;
+                let ln = expr::encoded_len_of(cx, p, &pv)?;
                 len_arms.push(quote!(Self::#v(__p) => #ln,));
                 // Arbitrary: choose a tag in the pattern, build the payload for it, and
                 // keep it only if the payload encodes back to a tag of this arm.
                 let candidate = match &arm.pattern {
                     Pattern::Value(pv) => lit(pat_value(cx, tag_ty, pv)?),
                     Pattern::Range(a, b) => {
-                        let (a, b) = (lit(pat_value(cx, tag_ty, a)?), lit(pat_value(cx, tag_ty, b)?));
+                        let (a, b) = (
+                            lit(pat_value(cx, tag_ty, a)?),
+                            lit(pat_value(cx, tag_ty, b)?),
+                        );
                         quote!(u.int_in_range(#a..=#b)?)
                     }
                     Pattern::Wildcard(_) => quote!(i128::from(u.arbitrary::<i64>()?)),
                 };
                 let mut asc = Scope::new(false);
-                asc.push(Local { name: tag_param.name.name.clone(), tokens: quote!(__t), ty: None, optional: false, wire: None });
+                asc.push(Local {
+                    name: tag_param.name.name.clone(),
+                    tokens: quote!(__t),
+                    ty: None,
+                    optional: false,
+                    wire: None,
+                });
                 for p in &u.params[1..] {
                     let n = names::ident(&p.name.name);
-                    asc.push(Local { name: p.name.name.clone(), tokens: quote!(#n), ty: Some(&p.ty), optional: false, wire: None });
+                    asc.push(Local {
+                        name: p.name.name.clone(),
+                        tokens: quote!(#n),
+                        ty: Some(&p.ty),
+                        optional: false,
+                        wire: None,
+                    });
                 }
                 let value = arb_ty(cx, &asc, p, &derived_for_arb)?;
                 arb_arms.push(quote!(#i => { let __t: i128 = #candidate; Self::#v(#value) }));
@@ -190,6 +252,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
     let n_arms = u.arms.len();
     let tag_info = names::info_const(&tag_param.name.name);
 
+    let allow = crate::allow_lints();
     Ok(quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +260,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             #(#variants)*
         }
 
+        #allow
         impl<'a> #name #gen_use {
             #(#infos)*
 
@@ -257,6 +321,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         }
 
         #[cfg(feature = "arbitrary")]
+        #allow
         impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name #gen_use {
             fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                 #(let #other_names = <_ as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?;)*

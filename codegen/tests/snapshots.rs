@@ -5,14 +5,17 @@
 use std::path::PathBuf;
 
 fn generated(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../spec/protocols/{name}.wire"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../spec/protocols/{name}.wire"));
     let spec = ferrocom_spec::parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let options = ferrocom_codegen::Options {
         file_label: format!("spec/protocols/{name}.wire"),
         ..Default::default()
     };
-    let tokens = ferrocom_codegen::generate_items(&spec, &options).unwrap_or_else(|e| panic!("{e}"));
-    ferrocom_codegen::pretty(&tokens).unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{tokens}"))
+    let tokens =
+        ferrocom_codegen::generate_items(&spec, &options).unwrap_or_else(|e| panic!("{e}"));
+    ferrocom_codegen::pretty(&tokens)
+        .unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{tokens}"))
 }
 
 #[test]

@@ -31,7 +31,7 @@ type R<'a, T> = IResult<Src<'a>, T, PErr<'a>>;
 /// Longest nesting of parentheses, unary operators and conditionals in one expression.
 const MAX_NESTING: u32 = 32;
 /// Most operator, call and literal nodes in one expression.
-const MAX_NODES: u32 = 256;
+const MAX_NODES: u32 = 512;
 /// Most dimensions of one array type (`T[a][b]...`).
 const MAX_DIMS: usize = 8;
 
@@ -729,7 +729,7 @@ fn meta(mut i: Src<'_>) -> R<'_, MetaParts> {
 
 fn protocol_file(i: Src<'_>) -> R<'_, Protocol> {
     let (i, m) = meta(i)?;
-    let (i, kw_span) = need(i, kw("protocol"), "`protocol`", || {
+    let (i, _) = need(i, kw("protocol"), "`protocol`", || {
         "a spec file must start with `protocol NAME {`".to_string()
     })?;
     let (i, name) = decl_name(i, "the protocol name", || {
@@ -801,7 +801,7 @@ fn protocol_file(i: Src<'_>) -> R<'_, Protocol> {
     Ok((
         t.rest,
         Protocol {
-            meta: m.into_meta(kw_span),
+            meta: m.into_meta(name.span),
             name,
             byte_order: byte_order.map_or(ByteOrder::Big, |(o, _)| o),
             items,
@@ -931,7 +931,7 @@ fn enum_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     Ok((
         i,
         Item::Enum(EnumDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             repr,
             variants,
@@ -1001,7 +1001,7 @@ fn flags_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     Ok((
         i,
         Item::Flags(FlagsDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             repr,
             flags,
@@ -1138,7 +1138,7 @@ fn bits_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     Ok((
         i,
         Item::Bits(BitsDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             repr,
             fields,
@@ -1216,7 +1216,7 @@ fn record_def<'a>(kw: Tok<'a>, m: MetaParts, is_frame: bool) -> R<'a, Item> {
     Ok((
         i,
         Item::Record(RecordDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             is_frame,
             params,
@@ -1409,7 +1409,7 @@ fn union_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     Ok((
         i,
         Item::Union(UnionDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             params,
             arms,
@@ -1552,7 +1552,7 @@ fn extern_def<'a>(kw: Tok<'a>, m: MetaParts) -> R<'a, Item> {
     Ok((
         i,
         Item::Extern(ExternDef {
-            meta: m.into_meta(kw.span()),
+            meta: m.into_meta(name.span),
             name,
             kind: ExternKind::Transform,
             rust_path,
@@ -1856,7 +1856,7 @@ fn too_complex<'a, T>(at: Src<'a>) -> R<'a, T> {
         at,
         "a simpler expression",
         format!(
-            "expression is too complex (more than {MAX_NESTING} levels of nesting or {MAX_NODES} operators)"
+            "expression is too complex (more than {MAX_NESTING} levels of nesting or {MAX_NODES} operators and operands)"
         ),
     )
 }

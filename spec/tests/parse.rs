@@ -224,11 +224,8 @@ fn protocol_header_and_default_byte_order() {
 
     let spec = parse("protocol x { byte_order little; }");
     assert_eq!(spec.protocol.byte_order, ByteOrder::Little);
-    // Without docs, the meta span is the `protocol` keyword.
-    assert_eq!(
-        (spec.protocol.meta.span.line, spec.protocol.meta.span.column),
-        (1, 1)
-    );
+    // Without docs, the meta span is the name.
+    assert_eq!(spec.protocol.meta.span, spec.protocol.name.span);
 }
 
 #[test]
@@ -280,11 +277,11 @@ fn enums_with_negative_values_docs_and_clauses() {
     assert_eq!((d.name.span.line, d.name.span.column), (6, 5));
     // Without docs the meta span is the name.
     assert_eq!(e.variants[1].meta.span, e.variants[1].name.span);
-    // Item meta without docs starts at the keyword.
+    // Item meta without docs is the item's name.
     let Item::Enum(k) = item(&spec, "Kind") else {
         panic!()
     };
-    assert_eq!((k.meta.span.line, k.meta.span.column), (11, 3));
+    assert_eq!((k.meta.span.line, k.meta.span.column), (11, 8));
     assert_eq!(k.repr.bits, 4);
 }
 
@@ -611,7 +608,8 @@ fn spans_count_characters_and_lines() {
     let spec = parse(src);
     let r = record(&spec, "R");
     // `record` follows a multi-byte character on the same line: columns count characters.
-    assert_eq!((r.meta.span.line, r.meta.span.column), (2, 29));
+    assert_eq!((r.name.span.line, r.name.span.column), (2, 36));
+    assert_eq!(r.meta.span, r.name.span);
     let a = &r.fields[0];
     assert_eq!((a.name.span.line, a.name.span.column), (2, 40));
     let c = a.constraint.as_ref().unwrap();
@@ -744,6 +742,12 @@ fn pathological_nesting_is_an_error_not_a_crash() {
             let e = ferrocom_spec::parse_str("t.wire", &src).unwrap_err();
             assert!(e.to_string().contains("too"), "{e}");
         }
+        // Long but legal expressions parse and validate.
+        let long = format!(
+            "protocol p {{ record R {{ a: u8 where a{} > 0; }} }}",
+            " + a".repeat(200)
+        );
+        valid(&long);
         // Just under the limits is fine.
         let ok = format!(
             "protocol p {{ record R {{ a: u8 where {}a{} == 1; }} }}",

@@ -30,11 +30,44 @@ pub fn protocol(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Generates a protocol module from spec text written inline (handy for small protocols
+/// and tests). Errors name `<inline>` with the line and column inside the text.
+///
+/// ```ignore
+/// ferrocom_macros::protocol_str!(r#"
+///     protocol demo { byte_order big; frame Ping { id: u16; } }
+/// "#);
+/// ```
+#[proc_macro]
+pub fn protocol_str(input: TokenStream) -> TokenStream {
+    let lit = match syn::parse::<LitStr>(input) {
+        Ok(l) => l,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let spec = match ferrocom_spec::parse_str("<inline>", &lit.value()) {
+        Ok(s) => s,
+        Err(e) => {
+            return syn::Error::new(lit.span(), e.to_string())
+                .to_compile_error()
+                .into();
+        }
+    };
+    match ferrocom_codegen::generate_module(&spec, &ferrocom_codegen::Options::default()) {
+        Ok(t) => t.into(),
+        Err(e) => syn::Error::new(lit.span(), e.to_string())
+            .to_compile_error()
+            .into(),
+    }
+}
+
 fn expand(lit: &LitStr) -> Result<proc_macro2::TokenStream, String> {
     let rel = lit.value();
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let path = root.join(&rel);
-    let spec = ferrocom_spec::parse_file(&path).map_err(|e| relabel(&e.to_string(), &path, &rel))?;
+    let spec =
+        ferrocom_spec::parse_file(&path).map_err(|e| relabel(&e.to_string(), &path, &rel))?;
     let options = ferrocom_codegen::Options {
         file_label: rel.clone(),
         ..Default::default()
