@@ -671,9 +671,12 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 });
         }
         if let Some(w) = &f.constraint {
-            let cond = expr::compile(cx, &scope, w)?.bool();
+            // Optional fields are checked inside `if let Some(..)`, where they are plain.
+            let inner = scope.unwrapped(&f.name.name);
+            let scope = &inner;
+            let cond = expr::compile(cx, scope, w)?.bool();
             let text = names::expr_text(w);
-            let value = if names::is_scalar(cx, &f.ty) && f.condition.is_none() {
+            let value = if names::is_scalar(cx, &f.ty) {
                 expr::compile(
                     cx,
                     &scope,
@@ -692,7 +695,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 }
             };
             read.push(if f.condition.is_some() {
-                quote!(if #fname.is_some() { #check })
+                quote!(if let Some(#fname) = &#fname { #check })
             } else {
                 check
             });

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! Procedural macros of ferrocom.
 //!
 //! `protocol!("path/to/spec.wire")` parses and validates a protocol spec at compile
