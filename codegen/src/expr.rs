@@ -31,6 +31,10 @@ pub struct Local<'s> {
 #[derive(Clone)]
 pub struct Scope<'s> {
     pub locals: Vec<Local<'s>>,
+    /// Fields whose start offset is bound as `__at_<name>` (to place tag errors).
+    pub offsets: Vec<String>,
+    /// Offset reported when converting an argument fails (default: the reader position).
+    pub arg_at: Option<TokenStream>,
     /// `?` may be used (inside functions returning `Result<_, EncodeError>`); otherwise
     /// fallible sub-expressions fall back to 0.
     pub fallible: bool,
@@ -40,6 +44,8 @@ impl<'s> Scope<'s> {
     pub fn new(fallible: bool) -> Self {
         Self {
             locals: Vec::new(),
+            offsets: Vec::new(),
+            arg_at: None,
             fallible,
         }
     }
@@ -166,7 +172,9 @@ pub fn compile(cx: &Cx<'_>, scope: &Scope<'_>, e: &Expr) -> Result<Val> {
 }
 
 /// The numeric value of a scalar of spec type `ty` held in `v` (not optional).
-fn scalar_value(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Option<TokenStream> {
+/// When `checked`, a bits value is packed with `to_bits()?`, so a value whose fields do
+/// not fit their widths or constraints is an encode error rather than silently masked.
+fn scalar_value(cx: &Cx<'_>, ty: &Type, v: &TokenStream, checked: bool) -> Option<TokenStream> {
     match ty {
         // `clone()` reads through a reference as well as from a value.
         Type::Int(_) | Type::DynUint { .. } | Type::MqttVarint | Type::Intser => {
@@ -174,10 +182,11 @@ fn scalar_value(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Option<TokenStream> 
         }
         Type::Named { name, .. } => match names::kind_of(cx, &name.name)? {
             Kind::Enum | Kind::Flags => Some(quote!((#v.0 as i128))),
+            Kind::Bits if checked => Some(quote!((#v.to_bits()? as i128))),
             Kind::Bits => Some(quote!((#v.to_raw() as i128))),
             _ => None,
         },
-        Type::Within { inner, .. } => scalar_value(cx, inner, v),
+        Type::Within { inner, .. } => scalar_value(cx, inner, v, checked),
         _ => None,
     }
 }
@@ -220,11 +229,13 @@ fn compile_path(
     };
     if path.len() == 1 {
         let t = &local.tokens;
-        return match scalar_value(cx, ty, &quote!(x)) {
+        // `?` cannot be used inside the closure of an optional value.
+        let checked = scope.fallible && !local.optional;
+        return match scalar_value(cx, ty, &quote!(x), checked) {
             Some(_) => Ok(Val::Int(wrap_optional(
                 local.optional,
                 t,
-                |v| scalar_value(cx, ty, v).unwrap_or_default(),
+                |v| scalar_value(cx, ty, v, checked).unwrap_or_default(),
                 quote!(0i128),
             ))),
             None => Err(cx.err(

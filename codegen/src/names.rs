@@ -232,8 +232,20 @@ pub fn expr_refs(e: &Expr, out: &mut Vec<String>) {
     }
 }
 
-/// Source-like text of an expression, for error messages in generated code.
+/// Source-like text of an expression, for error messages in generated code (without the
+/// outermost parentheses).
 pub fn expr_text(e: &Expr) -> String {
+    let t = expr_text_inner(e);
+    match (
+        &e.kind,
+        t.strip_prefix('(').and_then(|t| t.strip_suffix(')')),
+    ) {
+        (ExprKind::Binary(..) | ExprKind::Ternary(..), Some(inner)) => inner.to_string(),
+        _ => t,
+    }
+}
+
+fn expr_text_inner(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Int(v) => v.to_string(),
         ExprKind::Bool(b) => b.to_string(),
@@ -245,7 +257,10 @@ pub fn expr_text(e: &Expr) -> String {
         ExprKind::Call { func, args } => format!(
             "{}({})",
             func.name,
-            args.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(expr_text_inner)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         ExprKind::Unary(op, a) => format!(
             "{}{}",
@@ -253,13 +268,23 @@ pub fn expr_text(e: &Expr) -> String {
                 ferrocom_spec::model::UnOp::Not => "!",
                 ferrocom_spec::model::UnOp::Neg => "-",
             },
-            expr_text(a)
+            expr_text_inner(a)
         ),
         ExprKind::Binary(op, a, b) => {
-            format!("({} {} {})", expr_text(a), op.symbol(), expr_text(b))
+            format!(
+                "({} {} {})",
+                expr_text_inner(a),
+                op.symbol(),
+                expr_text_inner(b)
+            )
         }
         ExprKind::Ternary(c, a, b) => {
-            format!("({} ? {} : {})", expr_text(c), expr_text(a), expr_text(b))
+            format!(
+                "({} ? {} : {})",
+                expr_text_inner(c),
+                expr_text_inner(a),
+                expr_text_inner(b)
+            )
         }
     }
 }

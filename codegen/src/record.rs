@@ -22,7 +22,13 @@ pub enum OnErr {
 }
 
 /// Converts an `i128` expression to a value of spec type `ty` (params and args).
-pub fn conv(cx: &Cx<'_>, ty: &Type, v: TokenStream, on: &OnErr) -> Result<TokenStream> {
+pub fn conv(
+    cx: &Cx<'_>,
+    ty: &Type,
+    v: TokenStream,
+    on: &OnErr,
+    at: &TokenStream,
+) -> Result<TokenStream> {
     let s = &cx.support;
     let err = match on {
         OnErr::Decode => {
@@ -48,7 +54,7 @@ pub fn conv(cx: &Cx<'_>, ty: &Type, v: TokenStream, on: &OnErr) -> Result<TokenS
             match names::kind_of(cx, &name.name) {
                 Some(Kind::Bits) => match on {
                     OnErr::Decode => quote! {
-                        #t::from_raw(#raw).map_err(|(__i, __k)| #s::codec::Fail::Invalid(#s::codec::DecodeError::new(__i, __r.pos(), __k)))?
+                        #t::from_raw(#raw).map_err(|(__i, __k)| #s::codec::Fail::Invalid(#s::codec::DecodeError::new(__i, #at, __k)))?
                     },
                     OnErr::Arbitrary => quote! {
                         #t::from_raw(#raw).map_err(|_| #s::__private::arbitrary::Error::IncorrectFormat)?
@@ -94,7 +100,10 @@ fn args_tokens(
     params
         .iter()
         .zip(args)
-        .map(|(p, a)| conv(cx, &p.ty, expr::compile(cx, scope, a)?.int(), on))
+        .map(|(p, a)| {
+            let at = scope.arg_at.clone().unwrap_or(quote!(__r.pos()));
+            conv(cx, &p.ty, expr::compile(cx, scope, a)?.int(), on, &at)
+        })
         .collect()
 }
 
@@ -199,11 +208,16 @@ pub fn read_ty(
                         #t::from_raw(__raw).map_err(|(__i, __k)| #s::codec::Fail::Invalid(#s::codec::DecodeError::new(__i, __at, __k)))?
                     })
                 }
-                (Some(Kind::Record | Kind::Union), _) => {
+                (Some(Kind::Record), _) => {
                     let params = params_of(cx, &name.name);
-                    // The reader in `args_tokens` is called `__r`; rebind if needed.
                     let args = args_tokens(cx, scope, params, args, &OnErr::Decode)?;
                     quote!(#t::read(#rd, #(#args),*)?)
+                }
+                (Some(Kind::Union), _) => {
+                    let params = params_of(cx, &name.name);
+                    let at = tag_offset(scope, args, rd);
+                    let args = args_tokens(cx, scope, params, args, &OnErr::Decode)?;
+                    quote!(#t::read(#rd, #at, #(#args),*)?)
                 }
                 _ => return Err(cx.err(name.span, format!("unknown type `{}`", name.name))),
             }
@@ -238,9 +252,30 @@ pub fn read_ty(
             }
         }
         Type::Within { inner, size } => {
+            // A union's tag is checked before waiting for the whole region, so a stream
+            // with a bad tag fails at once instead of asking for more bytes.
+            let early = match inner.as_ref() {
+                Type::Named { name, args }
+                    if names::kind_of(cx, &name.name) == Some(Kind::Union) =>
+                {
+                    let t = names::ident(&name.name);
+                    let at = tag_offset(scope, args, rd);
+                    let tag = match args.first() {
+                        Some(a) => expr::compile(cx, scope, a)?.int(),
+                        None => {
+                            return Err(
+                                cx.err(name.span, "a union needs its tag as the first argument")
+                            );
+                        }
+                    };
+                    quote!(#t::check_tag(#tag, #at)?;)
+                }
+                _ => quote!(),
+            };
             let n = size_tokens(cx, scope, size)?;
             let inner = read_ty(cx, scope, inner, &quote!(__r), info)?;
             quote!({
+                #early
                 let __n: usize = #n;
                 let mut __sub = #rd.region(__n)?;
                 __sub.field(#info);
@@ -365,6 +400,57 @@ pub fn write_ty(
         }
         Type::Within { inner, .. } => write_ty(cx, scope, inner, v, info)?,
     })
+}
+
+/// The value reported when a field's `where` fails: the number itself, or the length of a
+/// byte run or text, or the element count of an array.
+fn constraint_value(cx: &Cx<'_>, scope: &Scope<'_>, f: &Field) -> Result<TokenStream> {
+    let fname = names::ident(&f.name.name);
+    let ty = match &f.ty {
+        Type::Within { inner, .. } => inner.as_ref(),
+        t => t,
+    };
+    Ok(match ty {
+        _ if names::is_scalar(cx, ty) => expr::compile(
+            cx,
+            scope,
+            &ferrocom_spec::model::Expr {
+                kind: ExprKind::Path(vec![f.name.clone()]),
+                span: f.name.span,
+            },
+        )?
+        .int(),
+        Type::Bytes(_)
+        | Type::BytesPrefixed(_)
+        | Type::Str(_)
+        | Type::StrPrefixed { .. }
+        | Type::CStr
+        | Type::Array { .. } => {
+            quote!((#fname.len() as i128))
+        }
+        _ => quote!(0i128),
+    })
+}
+
+/// Where the tag of a union field starts: the offset of the field it names, else here.
+fn tag_offset(
+    scope: &Scope<'_>,
+    args: &[ferrocom_spec::model::Expr],
+    rd: &TokenStream,
+) -> TokenStream {
+    if let Some(ferrocom_spec::model::Expr {
+        kind: ExprKind::Path(p),
+        ..
+    }) = args.first()
+    {
+        if let [one] = p.as_slice() {
+            if scope.offsets.contains(&one.name) {
+                let at = format_ident!("__at_{}", one.name);
+                return quote!(#at);
+            }
+        }
+    }
+    quote!(#rd.pos())
 }
 
 /// Whether the size expression is exactly a derived field computed as `len(field)` or
@@ -587,7 +673,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         let fname = names::ident(&f.name.name);
         let info_c = names::info_const(&f.name.name);
         let info = quote!(&Self::#info_c);
-        read.push(quote!(__r.field(#info);));
+        let at = format_ident!("__at_{}", f.name.name);
+        read.push(quote!(let #at = __r.pos(); __r.field(#info);));
         let value = if is_checksum(f) {
             let Type::Int(t) = &f.ty else {
                 return Err(cx.err(f.name.span, "a checksum field must be an integer"));
@@ -622,7 +709,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                     if #cond {
                         let mut __buf = #s::__private::Vec::new();
                         <#path as #s::codec::Transform>::decode(__raw, &mut __buf)
-                            .map_err(|__m| __r.error(#s::codec::DecodeErrorKind::Transform { name: #tname, message: __m }))?;
+                            .map_err(|__m| __r.error(#s::codec::DecodeErrorKind::Transform { name: <#path as #s::codec::Transform>::NAME, message: __m }))?;
                         #s::__private::Cow::Owned(__buf)
                     } else {
                         #s::__private::Cow::Borrowed(__raw)
@@ -640,6 +727,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             None => value,
         };
         read.push(quote!(let #fname = #value;));
+        scope.offsets.push(f.name.name.clone());
         // Locals keep their native type while decoding.
         scope.push(Local {
             name: f.name.name.clone(),
@@ -676,19 +764,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             let scope = &inner;
             let cond = expr::compile(cx, scope, w)?.bool();
             let text = names::expr_text(w);
-            let value = if names::is_scalar(cx, &f.ty) {
-                expr::compile(
-                    cx,
-                    &scope,
-                    &ferrocom_spec::model::Expr {
-                        kind: ExprKind::Path(vec![f.name.clone()]),
-                        span: f.name.span,
-                    },
-                )?
-                .int()
-            } else {
-                quote!(0i128)
-            };
+            let value = constraint_value(cx, scope, f)?;
             let check = quote! {
                 if !#cond {
                     return Err(__r.error(#s::codec::DecodeErrorKind::Constraint { condition: #text, value: #value }));
@@ -799,19 +875,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         if let Some(w) = &f.constraint {
             let cond = expr::compile(cx, &inner_scope, w)?.bool();
             let text = names::expr_text(w);
-            let value = if names::is_scalar(cx, &f.ty) {
-                expr::compile(
-                    cx,
-                    &inner_scope,
-                    &ferrocom_spec::model::Expr {
-                        kind: ExprKind::Path(vec![f.name.clone()]),
-                        span: f.name.span,
-                    },
-                )?
-                .int()
-            } else {
-                quote!(0i128)
-            };
+            let value = constraint_value(cx, &inner_scope, f)?;
             checks.push(quote! {
                 if !#cond {
                     return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Constraint { condition: #text, value: #value }));

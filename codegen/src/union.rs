@@ -115,6 +115,9 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             wire: None,
         });
     }
+    // A payload argument that fails to convert (a bits parameter built from the tag,
+    // say) is reported at the tag's byte.
+    scope.arg_at = Some(quote!(__at));
     // For arbitrary: the tag is a candidate value; sizes that depend on it are free.
     let derived_for_arb = vec![tag_param.name.name.clone()];
 
@@ -126,6 +129,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         &u.meta,
     )];
     let mut read_arms = Vec::new();
+    let mut check_arms = Vec::new();
     let mut index_arms = Vec::new();
     let mut tag_arms = Vec::new();
     let mut write_arms = Vec::new();
@@ -153,13 +157,14 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             tag,
         } = &arm.body
         else {
-            read_arms.push(quote! {
+            check_arms.push(quote! {
                 if #test {
-                    return Err(#s::codec::Fail::Invalid(#s::codec::DecodeError::new(&Self::#info_c, __r.pos(), #s::codec::DecodeErrorKind::Rejected { tag: __t })));
+                    return Err(#s::codec::Fail::Invalid(#s::codec::DecodeError::new(&Self::#info_c, at, #s::codec::DecodeErrorKind::Rejected { tag: __t })));
                 }
             });
             continue;
         };
+        check_arms.push(quote!(if #test { return Ok(()); }));
         let v = names::ident(&vname.name);
         let adocs = cx.docs(&arm.meta);
         // The tag this variant encodes to.
@@ -271,11 +276,21 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
                 None
             }
 
-            /// Reads the arm selected by the tag (already read by the enclosing record).
-            pub fn read(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
+            /// Checks that `tag` selects a variant: an error at byte `at` (where the tag
+            /// was read) if it selects a `reject` arm or no arm.
+            pub fn check_tag(tag: i128, at: usize) -> ::core::result::Result<(), #s::codec::Fail> {
+                let __t = tag;
+                #(#check_arms)*
+                Err(#s::codec::Fail::Invalid(#s::codec::DecodeError::new(&Self::#tag_info, at, #s::codec::DecodeErrorKind::NoArm { tag: __t })))
+            }
+
+            /// Reads the arm selected by the tag, which the enclosing record read at byte
+            /// `__at`.
+            pub fn read(__r: &mut #s::codec::Reader<'a>, __at: usize #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
                 let __t: i128 = #tag_value;
+                Self::check_tag(__t, __at)?;
                 #(#read_arms)*
-                Err(__r.error(#s::codec::DecodeErrorKind::NoArm { tag: __t }))
+                Err(#s::codec::Fail::Invalid(#s::codec::DecodeError::new(&Self::#tag_info, __at, #s::codec::DecodeErrorKind::NoArm { tag: __t })))
             }
 
             /// The tag this value encodes to; an error if that tag would select another arm.
