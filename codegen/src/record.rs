@@ -442,13 +442,11 @@ fn tag_offset(
         kind: ExprKind::Path(p),
         ..
     }) = args.first()
+        && let [one] = p.as_slice()
+        && scope.offsets.contains(&one.name)
     {
-        if let [one] = p.as_slice() {
-            if scope.offsets.contains(&one.name) {
-                let at = format_ident!("__at_{}", one.name);
-                return quote!(#at);
-            }
-        }
+        let at = format_ident!("__at_{}", one.name);
+        return quote!(#at);
     }
     quote!(#rd.pos())
 }
@@ -699,7 +697,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                         format!("bad Rust path `{}`: {e}", ext.rust_path),
                     )
                 })?;
-                let tname = &t.name.name;
+                let _tname = &t.name.name;
                 let cond = match &t.condition {
                     Some(c) => expr::compile(cx, &scope, c)?.bool(),
                     None => quote!(true),

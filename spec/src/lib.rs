@@ -4,6 +4,7 @@
 pub mod error;
 pub mod model;
 pub mod parse;
+pub mod signals;
 pub mod validate;
 
 use std::path::Path;

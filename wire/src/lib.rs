@@ -13,6 +13,7 @@ extern crate alloc;
 extern crate self as ferrocom_wire;
 
 pub mod codec;
+pub mod packed_json;
 pub mod transforms;
 
 // The canonical codecs, generated at compile time from the specs in ../spec/protocols.

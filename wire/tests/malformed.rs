@@ -708,7 +708,10 @@ fn iocom_zero_run_overrun() {
             },
         }
     );
-    assert!(e.to_string().contains("transform `iocom_zero_run` failed"), "{e}");
+    assert!(
+        e.to_string().contains("transform `iocom_zero_run` failed"),
+        "{e}"
+    );
 }
 
 #[test]
