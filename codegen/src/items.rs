@@ -395,12 +395,14 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             #(#infos)*
 
             /// Unpacks a raw value, checking constant fields and constraints.
+            #[inline]
             pub fn from_raw(raw: #repr) -> Result<Self, (&'static #s::codec::FieldInfo, #s::codec::DecodeErrorKind)> {
                 #(#decode)*
                 Ok(Self { #(#field_names),* })
             }
 
             /// Packs the fields, checking that each fits its width and its constraint.
+            #[inline]
             pub fn to_bits(&self) -> Result<#repr, #s::codec::EncodeError> {
                 let mut acc: u64 = 0;
                 #(#encode)*
@@ -408,6 +410,7 @@ pub fn gen_bits(cx: &Cx<'_>, d: &BitsDef) -> Result<TokenStream> {
             }
 
             /// Packs the fields without checks (values are masked to their widths).
+            #[inline]
             pub fn to_raw(&self) -> #repr {
                 let mut acc: u64 = 0;
                 #(#raw)*

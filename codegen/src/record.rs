@@ -308,16 +308,26 @@ pub fn write_ty(
             let range = err(
                 quote!(#s::codec::EncodeErrorKind::OutOfRange { value: __x as i128, bits: #bits }),
             );
+            // A value whose Rust type is exactly the field's width always fits (u8, u16,
+            // u32, u64 and their signed twins); only odd widths such as u24 are checked.
+            let exact = matches!(t.bits, 8 | 16 | 32 | 64);
+            let check = if exact {
+                quote!()
+            } else if t.signed {
+                quote!(if !#s::codec::fits_int(__x as i128, #bits) { return Err(#range); })
+            } else {
+                quote!(if !#s::codec::fits_uint(__x as i128, #bits) { return Err(#range); })
+            };
             if t.signed {
                 quote! {{
                     let __x = *#v;
-                    if !#s::codec::fits_int(__x as i128, #bits) { return Err(#range); }
+                    #check
                     #s::codec::put_int(__out, __x as i64, #n, #o);
                 }}
             } else {
                 quote! {{
                     let __x = *#v;
-                    if !#s::codec::fits_uint(__x as i128, #bits) { return Err(#range); }
+                    #check
                     #s::codec::put_uint(__out, __x as u64, #n, #o);
                 }}
             }
@@ -1039,6 +1049,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             ///
             /// Returns the message and the number of bytes it took, or how many more bytes
             /// are needed at least, or an error naming the field, byte offset and clause.
+            #[inline]
             pub fn decode(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<#s::codec::Decoded<Self>, #s::codec::DecodeError> {
                 let mut __r = #s::codec::Reader::new(buf);
                 match Self::read_checked(&mut __r #(, #param_names)*) {
@@ -1049,6 +1060,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             }
 
             /// Decodes exactly `buf`: missing bytes and bytes left over are errors.
+            #[inline]
             pub fn decode_exact(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::DecodeError> {
                 let mut __r = #s::codec::Reader::exact(buf);
                 let __v = Self::read_checked(&mut __r #(, #param_names)*).and_then(|v| __r.finish().map(|()| v));
@@ -1061,6 +1073,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             }
 
             /// Reads the message and verifies a checksum it carries.
+            #[inline]
             fn read_checked(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
                 let __start = __r.pos();
                 let __v = Self::read(__r #(, #param_names)*)?;
@@ -1077,6 +1090,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
 
             /// Reads the message from a reader positioned at its first byte (used by
             /// enclosing frames; checksums are verified by the outermost `decode`).
+            #[inline]
             pub fn read(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
                 #(#read)*
                 Ok(Self { #(#stored),* })
@@ -1084,6 +1098,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
 
             /// Appends the encoded message to `out` and returns its length. On error
             /// nothing is appended.
+            #[inline]
             pub fn encode(&self, out: &mut #s::__private::Vec<u8>) -> ::core::result::Result<usize, #s::codec::EncodeError> {
                 let __start = out.len();
                 let mut __ck = None;
@@ -1099,6 +1114,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
 
             /// Writes the message inside an enclosing frame that starts at `__frame`;
             /// a checksum field records its position in `__ck` for the frame to patch.
+            #[inline]
             pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
                 #prologue_w
                 #(#write)*
@@ -1106,6 +1122,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             }
 
             /// The number of bytes `encode` writes (for a valid message).
+            #[inline]
             pub fn encoded_len(&self) -> usize {
                 #prologue_l
                 let mut __n = 0usize;

@@ -270,6 +270,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             #(#infos)*
 
             /// Index of the first arm whose pattern matches `tag`.
+            #[inline]
             pub fn arm_index(tag: i128) -> Option<usize> {
                 let __t = tag;
                 #(#index_arms)*
@@ -278,6 +279,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
 
             /// Checks that `tag` selects a variant: an error at byte `at` (where the tag
             /// was read) if it selects a `reject` arm or no arm.
+            #[inline]
             pub fn check_tag(tag: i128, at: usize) -> ::core::result::Result<(), #s::codec::Fail> {
                 let __t = tag;
                 #(#check_arms)*
@@ -286,6 +288,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
 
             /// Reads the arm selected by the tag, which the enclosing record read at byte
             /// `__at`.
+            #[inline]
             pub fn read(__r: &mut #s::codec::Reader<'a>, __at: usize #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
                 let __t: i128 = #tag_value;
                 Self::check_tag(__t, __at)?;
@@ -294,6 +297,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             }
 
             /// The tag this value encodes to; an error if that tag would select another arm.
+            #[inline]
             pub fn tag(&self) -> ::core::result::Result<i128, #s::codec::EncodeError> {
                 let (__t, __arm): (i128, usize) = match self {
                     #(#tag_arms)*
@@ -307,6 +311,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             }
 
             /// Writes the payload (the tag is written by the enclosing record).
+            #[inline]
             pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
                 match self {
                     #(#write_arms)*
@@ -315,6 +320,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
             }
 
             /// The number of bytes the payload takes.
+            #[inline]
             pub fn encoded_len(&self) -> usize {
                 match self {
                     #(#len_arms)*

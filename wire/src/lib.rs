@@ -14,6 +14,7 @@ extern crate self as ferrocom_wire;
 
 pub mod codec;
 pub mod packed_json;
+pub mod signals;
 pub mod transforms;
 
 // The canonical codecs, generated at compile time from the specs in ../spec/protocols.

@@ -847,7 +847,7 @@ fn iocom_inconsistent_widths_are_refused() {
     let item = socket(0, SYSTEM, 1392, 0, &[]);
     let mut out = vec![0xEE];
     let e = item.encode(&mut out).unwrap_err();
-    assert_eq!((e.item, e.field), ("SocketFrame", "mblk"), "{e}");
+    assert_eq!((e.item(), e.field()), ("SocketFrame", "mblk"), "{e}");
     assert!(
         matches!(e.kind, EncodeErrorKind::OutOfRange { value: 1392, .. }),
         "{e}"
@@ -857,7 +857,11 @@ fn iocom_inconsistent_widths_are_refused() {
 
     let msg = auth(0x00, "gina", 300, None, "cafenet", "");
     let e = msg.encode(&mut Vec::new()).unwrap_err();
-    assert_eq!((e.item, e.field), ("Authentication", "device_nr"), "{e}");
+    assert_eq!(
+        (e.item(), e.field()),
+        ("Authentication", "device_nr"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -932,7 +936,7 @@ fn switchbox_empty_data_is_refused() {
         body: MessageBody::Data(&[]),
     };
     let e = m.encode(&mut Vec::new()).unwrap_err();
-    assert_eq!(e.protocol, "switchbox", "{e}");
+    assert_eq!(e.protocol(), "switchbox", "{e}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1207,8 +1211,8 @@ fn mqtt_encoder_refuses_what_the_decoder_rejects() {
     let e = publish(false, 1, false, "a", Some(0), b"")
         .encode(&mut out)
         .unwrap_err();
-    assert_eq!((e.item, e.field), ("Publish", "packet_id"), "{e}");
-    assert_eq!(e.clause, Some("MQTT-2.3.1-1"), "{e}");
+    assert_eq!((e.item(), e.field()), ("Publish", "packet_id"), "{e}");
+    assert_eq!(e.clause(), Some("MQTT-2.3.1-1"), "{e}");
     assert!(out.is_empty());
     let e = Packet {
         body: PacketBody::Subscribe(Subscribe {
@@ -1218,8 +1222,8 @@ fn mqtt_encoder_refuses_what_the_decoder_rejects() {
     }
     .encode(&mut out)
     .unwrap_err();
-    assert_eq!((e.item, e.field), ("Subscribe", "filters"), "{e}");
-    assert_eq!(e.clause, Some("MQTT-3.8.3-3"), "{e}");
+    assert_eq!((e.item(), e.field()), ("Subscribe", "filters"), "{e}");
+    assert_eq!(e.clause(), Some("MQTT-3.8.3-3"), "{e}");
     assert!(
         e.to_string()
             .starts_with("cannot encode mqtt311::Subscribe.filters: value 0 violates"),
@@ -1237,8 +1241,8 @@ fn mqtt_encoder_refuses_publish_qos_3() {
     let mut out = Vec::new();
     let r = publish(false, 3, false, "a", Some(1), b"").encode(&mut out);
     let e = r.expect_err("PUBLISH with QoS 3 must not encode");
-    assert_eq!((e.item, e.field), ("PublishHeader", "qos"), "{e}");
-    assert_eq!(e.clause, Some("MQTT-3.3.1-4"), "{e}");
+    assert_eq!((e.item(), e.field()), ("PublishHeader", "qos"), "{e}");
+    assert_eq!(e.clause(), Some("MQTT-3.3.1-4"), "{e}");
     assert!(out.is_empty());
 }
 

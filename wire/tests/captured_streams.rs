@@ -348,8 +348,8 @@ fn serial_bad_crc_is_named() {
     let mut bad = good;
     bad[9] ^= 0x01;
     let err = SerialItem::decode(&bad).unwrap_err();
-    assert_eq!(err.field, "checksum");
+    assert_eq!(err.field(), "checksum");
     assert_eq!(err.offset, 1);
-    assert_eq!(err.clause, Some("IOCOM-4.2-2"));
+    assert_eq!(err.clause(), Some("IOCOM-4.2-2"));
     assert!(err.to_string().contains("checksum"), "{err}");
 }

@@ -46,7 +46,14 @@ struct Expect {
 fn check(e: &DecodeError, protocol: &str, x: &Expect) {
     let offset = x.offset;
     assert_eq!(
-        (e.protocol, e.item, e.field, e.offset, e.clause, &e.kind),
+        (
+            e.protocol(),
+            e.item(),
+            e.field(),
+            e.offset,
+            e.clause(),
+            &e.kind
+        ),
         (protocol, x.item, x.field, offset, x.clause, &x.kind),
         "{e}"
     );
@@ -282,7 +289,7 @@ fn mqtt_connect_flags_are_checked() {
         "10 12 | 00 04 4D 51 54 54 04 42 00 00 00 00 | 00 04 70 61 73 73",
     )));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("ConnectFlags", "password", 9, Some("MQTT-3.1.2-22")),
         "{e}"
     );
@@ -291,7 +298,7 @@ fn mqtt_connect_flags_are_checked() {
         "10 10 | 00 04 4D 51 54 54 04 1C 00 00 00 00 | 00 00 00 00",
     )));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("ConnectFlags", "will_qos", 9, Some("MQTT-3.1.2-14")),
         "{e}"
     );
@@ -300,7 +307,7 @@ fn mqtt_connect_flags_are_checked() {
         "10 0C | 00 04 4D 51 54 54 04 08 00 00 00 00",
     )));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("ConnectFlags", "will", 9, Some("MQTT-3.1.2-11")),
         "{e}"
     );
@@ -326,7 +333,7 @@ fn mqtt_connack_reserved_bits() {
     // Session present with a refusal.
     let e = stream_err(mqtt311::Packet::decode(&hex("20 02 01 05")));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("Connack", "return_code", 3, Some("MQTT-3.2.2-4")),
         "{e}"
     );
@@ -436,7 +443,7 @@ fn mqtt_remaining_length_beyond_input() {
     assert_eq!(mqtt311::Packet::decode(&b).unwrap(), Decoded::Incomplete(5));
     let e = mqtt311::Packet::decode_exact(&b).unwrap_err();
     assert_eq!(e.kind, DecodeErrorKind::Truncated { needed: 5 }, "{e}");
-    assert_eq!((e.item, e.field), ("Packet", "body"), "{e}");
+    assert_eq!((e.item(), e.field()), ("Packet", "body"), "{e}");
     // With the 5 bytes it decodes, the payload being the rest of the region.
     let mut b = b;
     b.extend_from_slice(b"hello");
@@ -476,7 +483,7 @@ fn mqtt_string_length_past_region_end() {
     // The same inside a SUBSCRIBE filter list.
     let e = stream_err(mqtt311::Packet::decode(&hex("82 06 | 00 01 | 00 05 61 2F")));
     assert_eq!(
-        (e.item, e.field, e.offset, &e.kind),
+        (e.item(), e.field(), e.offset, &e.kind),
         (
             "Subscription",
             "topic",
@@ -510,17 +517,17 @@ fn mqtt_invalid_utf8_topic() {
         "10 0D | 00 04 4D 51 54 54 04 02 00 00 00 01 FF",
     )));
     assert_eq!(
-        (e.field, e.kind),
+        (e.field(), e.kind),
         ("client_id", DecodeErrorKind::InvalidUtf8)
     );
     let e = stream_err(mqtt311::Packet::decode(&hex("82 06 | 00 01 | 00 01 FE 00")));
     assert_eq!(
-        (e.item, e.field, e.offset, e.kind),
+        (e.item(), e.field(), e.offset, e.kind),
         ("Subscription", "topic", 4, DecodeErrorKind::InvalidUtf8)
     );
     let e = stream_err(mqtt311::Packet::decode(&hex("A2 05 | 00 01 | 00 01 80")));
     assert_eq!(
-        (e.item, e.field, e.offset, e.kind),
+        (e.item(), e.field(), e.offset, e.kind),
         ("Unsubscribe", "filters", 4, DecodeErrorKind::InvalidUtf8)
     );
 }
@@ -530,20 +537,20 @@ fn mqtt_subscribe_rules() {
     // Requested QoS 3.
     let e = stream_err(mqtt311::Packet::decode(&hex("82 06 | 00 01 | 00 01 61 03")));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("Subscription", "qos", 7, Some("MQTT-3-8.3-4")),
         "{e}"
     );
     // No filter at all.
     let e = stream_err(mqtt311::Packet::decode(&hex("82 02 | 00 01")));
     assert_eq!(
-        (e.item, e.field, e.clause),
+        (e.item(), e.field(), e.clause()),
         ("Subscribe", "filters", Some("MQTT-3.8.3-3")),
         "{e}"
     );
     let e = stream_err(mqtt311::Packet::decode(&hex("A2 02 | 00 01")));
     assert_eq!(
-        (e.item, e.field, e.clause),
+        (e.item(), e.field(), e.clause()),
         ("Unsubscribe", "filters", Some("MQTT-3.10.3-2")),
         "{e}"
     );
@@ -590,7 +597,7 @@ fn iocom_frame_number_201() {
     for lead in [201u8, 0xF8, 0xFE] {
         let e = stream_err(iocom::SerialItem::decode(&[lead]));
         assert_eq!(
-            (e.item, e.field, e.clause, &e.kind),
+            (e.item(), e.field(), e.clause(), &e.kind),
             (
                 "SerialBody",
                 "lead",
@@ -738,7 +745,7 @@ fn iocom_handshake_errors() {
     b.push(0);
     let e = stream_err(iocom::ClientHandshake::decode(&b));
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("ClientHandshake", "network", 1, Some("IOCOM-8.1-5")),
         "{e}"
     );
@@ -756,7 +763,7 @@ fn iocom_handshake_errors() {
     // The last byte counted by the length must be the NUL.
     let e = stream_err(iocom::ClientHandshake::decode(&hex("53 03 61 62 63")));
     assert_eq!(
-        (e.item, e.field, e.offset, &e.kind),
+        (e.item(), e.field(), e.offset, &e.kind),
         (
             "ClientHandshake",
             "network",
@@ -775,7 +782,7 @@ fn iocom_system_message_errors() {
     b.extend_from_slice(&hex("00 07 63 61 66 65 6E 65 74 00"));
     let e = iocom::SystemMessage::decode_exact(&b).unwrap_err();
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("Authentication", "user", 2, Some("IOCOM-9.4-1")),
         "{e}"
     );
@@ -793,7 +800,7 @@ fn iocom_system_message_errors() {
     // Remove request without ids / with 17 ids.
     let e = iocom::SystemMessage::decode_exact(&[0x03]).unwrap_err();
     assert_eq!(
-        (e.item, e.field, e.clause),
+        (e.item(), e.field(), e.clause()),
         ("RemoveRequest", "ids", Some("IOCOM-12-2")),
         "{e}"
     );
@@ -864,15 +871,15 @@ fn switchbox_data_waits_for_its_bytes() {
 #[test]
 fn tag_errors_point_at_the_tag() {
     let e = stream_err(iocom::SocketItem::decode(&[201, 0x20, 0, 0, 0, 0]));
-    assert_eq!((e.field, e.offset), ("lead", 0), "{e}");
+    assert_eq!((e.field(), e.offset), ("lead", 0), "{e}");
     let e = stream_err(iocom::SerialItem::decode(&[201]));
-    assert_eq!((e.field, e.offset), ("lead", 0), "{e}");
+    assert_eq!((e.field(), e.offset), ("lead", 0), "{e}");
     let e = stream_err(mqtt311::Packet::decode(&hex("60 02 00 01")));
-    assert_eq!((e.field, e.offset), ("header", 0), "{e}");
+    assert_eq!((e.field(), e.offset), ("header", 0), "{e}");
     let e = stream_err(mqtt311::Packet::decode(&hex("36 05 | 00 01 61 00 01")));
-    assert_eq!((e.field, e.offset), ("qos", 0), "{e}");
+    assert_eq!((e.field(), e.offset), ("qos", 0), "{e}");
     let e = stream_err(switchbox::Message::decode(&hex("01 00 00 00 00 00")));
-    assert_eq!((e.field, e.offset), ("code", 2), "{e}");
+    assert_eq!((e.field(), e.offset), ("code", 2), "{e}");
 }
 
 /// Was a bug: a `where` condition over `len(field)` or `count(field)` of a text, byte or

@@ -610,7 +610,7 @@ fn ours_exact(bytes: &[u8]) -> Result<Packet<'_>, Option<&'static str>> {
     match Packet::decode(bytes) {
         Ok(Decoded::Complete(p, n)) if n == bytes.len() => Ok(p),
         Ok(other) => panic!("ours on {bytes:02x?}: {other:?}"),
-        Err(e) => Err(e.clause),
+        Err(e) => Err(e.clause()),
     }
 }
 

@@ -146,7 +146,7 @@ fn reader_verify_crc16() {
     let mut bad = frame.clone();
     bad[12] ^= 1;
     let e = invalid(check(&bad).unwrap_err());
-    assert_eq!(e.field, "crc");
+    assert_eq!(e.field(), "crc");
     assert_eq!(e.offset, 1);
     assert_eq!(
         e.kind,
@@ -388,10 +388,10 @@ fn stream_reports_incomplete_hard_reports_truncated() {
         }
     );
     assert_eq!(
-        (e.protocol, e.item, e.field, e.offset),
+        (e.protocol(), e.item(), e.field(), e.offset),
         ("mqtt311", "Publish", "topic", 1)
     );
-    assert_eq!(e.clause, Some("MQTT-1.5.3-1"));
+    assert_eq!(e.clause(), Some("MQTT-1.5.3-1"));
     assert!(r.is_hard() && !Reader::new(&b).is_hard());
 }
 

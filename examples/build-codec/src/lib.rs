@@ -44,7 +44,7 @@
 //! // A corrupted frame: the error names the field, byte offset and spec clause.
 //! bytes[8] ^= 0x01;
 //! let err = Telemetry::decode(&bytes).unwrap_err();
-//! assert_eq!((err.field, err.offset, err.clause), ("checksum", 10, Some("SENSOR-1.5")));
+//! assert_eq!((err.field(), err.offset, err.clause()), ("checksum", 10, Some("SENSOR-1.5")));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]

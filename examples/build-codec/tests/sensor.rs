@@ -80,7 +80,7 @@ fn bad_checksum_is_reported() {
     bytes[12] ^= 0x40; // inside the reading
     let e = Telemetry::decode(&bytes).unwrap_err();
     assert_eq!(
-        (e.item, e.field, e.offset, e.clause),
+        (e.item(), e.field(), e.offset, e.clause()),
         ("Telemetry", "checksum", 14, Some("SENSOR-1.5"))
     );
     let stored = u64::from(u16::from_le_bytes([bytes[14], bytes[15]]));
@@ -98,7 +98,7 @@ fn other_errors_name_field_and_clause() {
     bad_magic[0] = 0x54;
     let e = Telemetry::decode(&bad_magic).unwrap_err();
     assert_eq!(
-        (e.field, e.offset, e.clause),
+        (e.field(), e.offset, e.clause()),
         ("magic", 0, Some("SENSOR-1.2"))
     );
     assert_eq!(
@@ -113,14 +113,14 @@ fn other_errors_name_field_and_clause() {
     version_2[2] = 2;
     let e = Telemetry::decode(&version_2).unwrap_err();
     assert_eq!(
-        (e.field, e.offset, e.clause),
+        (e.field(), e.offset, e.clause()),
         ("version", 2, Some("SENSOR-1.3"))
     );
 
     let mut kind_9 = expected();
     kind_9[11] = 9;
     let e = Telemetry::decode(&kind_9).unwrap_err();
-    assert_eq!(e.clause, Some("SENSOR-1.6"), "{e}");
+    assert_eq!(e.clause(), Some("SENSOR-1.6"), "{e}");
     assert_eq!(e.kind, DecodeErrorKind::Rejected { tag: 9 });
 
     // The encoder refuses a name the decoder would reject.
@@ -129,5 +129,5 @@ fn other_errors_name_field_and_clause() {
         ..frame()
     };
     let e = long.encode(&mut Vec::new()).unwrap_err();
-    assert_eq!((e.field, e.clause), ("name", Some("SENSOR-1.4")));
+    assert_eq!((e.field(), e.clause()), ("name", Some("SENSOR-1.4")));
 }

@@ -33,6 +33,7 @@ fn step(crc: u16, byte: u8) -> u16 {
 }
 
 /// Feeds `data` into a running CRC-16/MODBUS register (start with [`CRC16_MODBUS_INIT`]).
+#[inline]
 pub fn crc16_modbus_update(mut crc: u16, data: &[u8]) -> u16 {
     for &b in data {
         crc = step(crc, b);
@@ -41,6 +42,7 @@ pub fn crc16_modbus_update(mut crc: u16, data: &[u8]) -> u16 {
 }
 
 /// Feeds `count` zero bytes into a running CRC-16/MODBUS register.
+#[inline]
 pub fn crc16_modbus_update_zeros(mut crc: u16, count: usize) -> u16 {
     for _ in 0..count {
         crc = step(crc, 0);
@@ -53,6 +55,7 @@ pub fn crc16_modbus_update_zeros(mut crc: u16, count: usize) -> u16 {
 /// ```
 /// assert_eq!(ferrocom_wire::codec::crc16_modbus(b"123456789"), 0x4B37);
 /// ```
+#[inline]
 pub fn crc16_modbus(data: &[u8]) -> u16 {
     crc16_modbus_update(CRC16_MODBUS_INIT, data)
 }
@@ -62,6 +65,7 @@ pub fn crc16_modbus(data: &[u8]) -> u16 {
 ///
 /// Does not allocate and does not modify `frame`. The zeroed range is clipped to the frame;
 /// a range lying wholly outside the frame changes nothing.
+#[inline]
 pub fn crc16_modbus_zeroed(frame: &[u8], offset: usize, width: usize) -> u16 {
     let start = offset.min(frame.len());
     let end = offset.saturating_add(width).min(frame.len());

@@ -70,47 +70,59 @@ fn plural(n: usize) -> &'static str {
 ///
 /// `Display` gives a one-line human message such as
 /// `mqtt311::Publish.topic at byte 5: invalid UTF-8 [MQTT-1.5.3-1]`.
+///
+/// The names come from a `&'static` [`FieldInfo`], so the error is small (64 bytes):
+/// decoders return `Result<_, DecodeError>` through every level of a message, and a
+/// large error type would be copied on the success path too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DecodeError {
-    /// Protocol (spec module) name.
-    pub protocol: &'static str,
-    /// Message or record name.
-    pub item: &'static str,
-    /// Field name.
-    pub field: &'static str,
+    /// The field that was wrong: protocol, item, field names and clause.
+    pub info: &'static FieldInfo,
     /// Absolute byte offset (from the start of the decoded buffer) where the field starts,
     /// or for [`DecodeErrorKind::Trailing`] where the unexpected bytes start.
     pub offset: usize,
-    /// Spec clause id broken by the input, if the spec names one.
-    pub clause: Option<&'static str>,
     /// What was wrong.
     pub kind: DecodeErrorKind,
 }
 
 impl DecodeError {
     /// An error in the field described by `info`, at absolute byte `offset`.
-    pub fn new(info: &FieldInfo, offset: usize, kind: DecodeErrorKind) -> Self {
-        DecodeError {
-            protocol: info.protocol,
-            item: info.item,
-            field: info.field,
-            offset,
-            clause: info.clause,
-            kind,
-        }
+    #[inline]
+    pub fn new(info: &'static FieldInfo, offset: usize, kind: DecodeErrorKind) -> Self {
+        DecodeError { info, offset, kind }
+    }
+
+    /// Protocol (spec module) name.
+    pub fn protocol(&self) -> &'static str {
+        self.info.protocol
+    }
+
+    /// Message or record name.
+    pub fn item(&self) -> &'static str {
+        self.info.item
+    }
+
+    /// Field name.
+    pub fn field(&self) -> &'static str {
+        self.info.field
+    }
+
+    /// Spec clause id broken by the input, if the spec names one.
+    pub fn clause(&self) -> Option<&'static str> {
+        self.info.clause
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if write_path(f, self.protocol, self.item, self.field)? {
+        if write_path(f, self.info.protocol, self.info.item, self.info.field)? {
             f.write_str(" at byte ")?;
         } else {
             f.write_str("at byte ")?;
         }
         write!(f, "{}: {}", self.offset, self.kind)?;
-        if let Some(clause) = self.clause {
+        if let Some(clause) = self.info.clause {
             write!(f, " [{clause}]")?;
         }
         Ok(())
@@ -257,39 +269,48 @@ impl fmt::Display for Fail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EncodeError {
-    /// Protocol (spec module) name.
-    pub protocol: &'static str,
-    /// Message or record name.
-    pub item: &'static str,
-    /// Field name.
-    pub field: &'static str,
-    /// Spec clause id attached to the field, if any.
-    pub clause: Option<&'static str>,
+    /// The field whose value cannot be encoded.
+    pub info: &'static FieldInfo,
     /// What was wrong.
     pub kind: EncodeErrorKind,
 }
 
 impl EncodeError {
     /// An error in the field described by `info`.
+    #[inline]
     pub fn new(info: &'static FieldInfo, kind: EncodeErrorKind) -> Self {
-        EncodeError {
-            protocol: info.protocol,
-            item: info.item,
-            field: info.field,
-            clause: info.clause,
-            kind,
-        }
+        EncodeError { info, kind }
+    }
+
+    /// Protocol (spec module) name.
+    pub fn protocol(&self) -> &'static str {
+        self.info.protocol
+    }
+
+    /// Message or record name.
+    pub fn item(&self) -> &'static str {
+        self.info.item
+    }
+
+    /// Field name.
+    pub fn field(&self) -> &'static str {
+        self.info.field
+    }
+
+    /// Spec clause id attached to the field, if any.
+    pub fn clause(&self) -> Option<&'static str> {
+        self.info.clause
     }
 }
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("cannot encode ")?;
-        if !write_path(f, self.protocol, self.item, self.field)? {
+        if !write_path(f, self.info.protocol, self.info.item, self.info.field)? {
             f.write_str("value")?;
         }
         write!(f, ": {}", self.kind)?;
-        if let Some(clause) = self.clause {
+        if let Some(clause) = self.info.clause {
             write!(f, " [{clause}]")?;
         }
         Ok(())

@@ -20,11 +20,13 @@ pub enum Decoded<T> {
 
 impl<T> Decoded<T> {
     /// `true` for [`Decoded::Complete`].
+    #[inline]
     pub fn is_complete(&self) -> bool {
         matches!(self, Decoded::Complete(..))
     }
 
     /// The message and the bytes consumed, if complete.
+    #[inline]
     pub fn complete(self) -> Option<(T, usize)> {
         match self {
             Decoded::Complete(v, n) => Some((v, n)),
@@ -33,6 +35,7 @@ impl<T> Decoded<T> {
     }
 
     /// Maps the decoded message, keeping the byte count.
+    #[inline]
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decoded<U> {
         match self {
             Decoded::Complete(v, n) => Decoded::Complete(f(v), n),
@@ -94,6 +97,7 @@ impl fmt::Debug for Reader<'_> {
 
 impl<'a> Reader<'a> {
     /// A stream reader over `buf`: running out of input yields [`Fail::Incomplete`].
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Reader {
             buf,
@@ -108,6 +112,7 @@ impl<'a> Reader<'a> {
 
     /// A hard reader over `buf`: running out of input is a
     /// [`Truncated`](DecodeErrorKind::Truncated) error.
+    #[inline]
     pub fn exact(buf: &'a [u8]) -> Self {
         Reader {
             hard: true,
@@ -116,38 +121,45 @@ impl<'a> Reader<'a> {
     }
 
     /// Absolute offset of the next byte to read.
+    #[inline]
     pub fn pos(&self) -> usize {
         self.pos
     }
 
     /// Absolute offset of the end of this reader.
+    #[inline]
     pub fn end(&self) -> usize {
         self.end
     }
 
     /// Number of bytes left in this reader.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
     /// `true` for a hard reader (exact input or region), `false` for a stream reader.
+    #[inline]
     pub fn is_hard(&self) -> bool {
         self.hard
     }
 
     /// Sets the error context: errors from now on name `info` and, by default, the
     /// current position as the field's start offset.
+    #[inline]
     pub fn field(&mut self, info: &'static FieldInfo) {
         self.info = info;
         self.field_start = self.pos;
     }
 
     /// The field set by the last [`Reader::field`] call.
+    #[inline]
     pub fn current_field(&self) -> &'static FieldInfo {
         self.info
     }
 
     /// An [`Invalid`](Fail::Invalid) error of `kind` at the current field's start offset.
+    #[inline]
     pub fn error(&self, kind: DecodeErrorKind) -> Fail {
         Fail::Invalid(DecodeError::new(self.info, self.field_start, kind))
     }
@@ -162,6 +174,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `n` bytes, without consuming them.
+    #[inline]
     pub fn peek(&self, n: usize) -> Result<&'a [u8], Fail> {
         let rem = self.remaining();
         if n > rem {
@@ -173,6 +186,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes and returns the next `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], Fail> {
         let b = self.peek(n)?;
         self.pos += n;
@@ -180,11 +194,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips `n` bytes.
+    #[inline]
     pub fn skip(&mut self, n: usize) -> Result<(), Fail> {
         self.bytes(n).map(|_| ())
     }
 
     /// Consumes and returns everything left in this reader.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let b = self.buf.get(self.pos..self.end).unwrap_or(&[]);
         self.pos = self.end;
@@ -192,6 +208,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned integer of `nbytes` (1..=8) bytes.
+    #[inline]
     pub fn uint(&mut self, nbytes: usize, order: ByteOrder) -> Result<u64, Fail> {
         if !(1..=8).contains(&nbytes) {
             return Err(self.error(DecodeErrorKind::InvalidWidth {
@@ -209,6 +226,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A two's-complement signed integer of `nbytes` (1..=8) bytes, sign-extended.
+    #[inline]
     pub fn int(&mut self, nbytes: usize, order: ByteOrder) -> Result<i64, Fail> {
         let u = self.uint(nbytes, order)?;
         // nbytes is 1..=8 here, so the shift is 0..=56.
@@ -220,6 +238,7 @@ impl<'a> Reader<'a> {
     /// significant group first. A continuation bit on the fourth byte is
     /// [`VarintTooLong`](DecodeErrorKind::VarintTooLong); a stream that ends inside the
     /// integer is [`Incomplete`](Fail::Incomplete).
+    #[inline]
     pub fn mqtt_varint(&mut self) -> Result<u32, Fail> {
         let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
         let mut value = 0u32;
@@ -243,6 +262,7 @@ impl<'a> Reader<'a> {
     /// NNNN > 8 is [`VarintTooLong`](DecodeErrorKind::VarintTooLong); a magnitude that does
     /// not fit an `i64` (possible with 8 following bytes) is
     /// [`TooLarge`](DecodeErrorKind::TooLarge) (the C reader would silently wrap).
+    #[inline]
     pub fn intser(&mut self) -> Result<i64, Fail> {
         let first = *self.peek(1)?.first().ok_or_else(|| self.short(1))?;
         let more = usize::from(first >> 4);
@@ -280,6 +300,7 @@ impl<'a> Reader<'a> {
     /// Bytes up to a NUL (the NUL is consumed, not returned). Without a NUL: a stream
     /// reader reports [`Incomplete(1)`](Fail::Incomplete), a hard reader
     /// [`MissingNul`](DecodeErrorKind::MissingNul).
+    #[inline]
     pub fn cstr(&mut self) -> Result<&'a [u8], Fail> {
         let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
         match avail.iter().position(|&b| b == 0) {
@@ -294,6 +315,7 @@ impl<'a> Reader<'a> {
 
     /// Checks that `b` is UTF-8; [`InvalidUtf8`](DecodeErrorKind::InvalidUtf8) at the
     /// current field otherwise.
+    #[inline]
     pub fn utf8(&self, b: &'a [u8]) -> Result<&'a str, Fail> {
         core::str::from_utf8(b).map_err(|_| self.error(DecodeErrorKind::InvalidUtf8))
     }
@@ -304,6 +326,7 @@ impl<'a> Reader<'a> {
     /// [`Incomplete`](Fail::Incomplete) with the number of missing bytes, a hard reader
     /// [`Truncated`](DecodeErrorKind::Truncated). The sub-reader keeps absolute offsets and
     /// the current field context; it has no pending checksum.
+    #[inline]
     pub fn region(&mut self, n: usize) -> Result<Reader<'a>, Fail> {
         self.peek(n)?;
         let sub = Reader {
@@ -321,6 +344,7 @@ impl<'a> Reader<'a> {
 
     /// Succeeds if nothing is left; otherwise [`Trailing`](DecodeErrorKind::Trailing) at the
     /// offset of the first unread byte, naming the current field.
+    #[inline]
     pub fn finish(&self) -> Result<(), Fail> {
         match self.remaining() {
             0 => Ok(()),
@@ -334,6 +358,7 @@ impl<'a> Reader<'a> {
 
     /// Bytes `start..end` (absolute offsets) of the top-level buffer, clamped to it
     /// (an inverted range gives an empty slice). Used for checksums.
+    #[inline]
     pub fn slice(&self, start: usize, end: usize) -> &'a [u8] {
         let end = end.min(self.buf.len());
         let start = start.min(end);
@@ -341,11 +366,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Remembers a checksum to verify once the end of the frame is known.
+    #[inline]
     pub fn set_checksum(&mut self, c: PendingChecksum) {
         self.checksum = Some(c);
     }
 
     /// Takes the pending checksum, if any.
+    #[inline]
     pub fn take_checksum(&mut self) -> Option<PendingChecksum> {
         self.checksum.take()
     }
@@ -355,6 +382,7 @@ impl<'a> Reader<'a> {
     ///
     /// Does nothing if no checksum is pending. On mismatch, the error names the checksum
     /// field at its offset, with `expected` = computed and `found` = stored.
+    #[inline]
     pub fn verify_crc16(&mut self, frame_start: usize) -> Result<(), Fail> {
         let Some(c) = self.take_checksum() else {
             return Ok(());
@@ -377,6 +405,7 @@ impl<'a> Reader<'a> {
 
     /// Runs the decode side of transform `T` over `input`, mapping its failure to
     /// [`DecodeErrorKind::Transform`] at the current field.
+    #[inline]
     pub fn transform<T: Transform>(&self, input: &[u8]) -> Result<Vec<u8>, Fail> {
         let mut out = Vec::new();
         T::decode(input, &mut out).map_err(|message| {
@@ -392,6 +421,7 @@ impl<'a> Reader<'a> {
 /// Runs a decoder over `buf` with a stream reader and reports the bytes it consumed.
 ///
 /// `Ok(Decoded::Incomplete(n))` when the input ends early, `Err` when it is invalid.
+#[inline]
 pub fn decode_stream<'a, T>(
     buf: &'a [u8],
     f: impl FnOnce(&mut Reader<'a>) -> Result<T, Fail>,
@@ -407,6 +437,7 @@ pub fn decode_stream<'a, T>(
 /// Runs a decoder over exactly `buf` with a hard reader: running out of input is
 /// [`Truncated`](DecodeErrorKind::Truncated), bytes left over are
 /// [`Trailing`](DecodeErrorKind::Trailing).
+#[inline]
 pub fn decode_exact<'a, T>(
     buf: &'a [u8],
     f: impl FnOnce(&mut Reader<'a>) -> Result<T, Fail>,

@@ -22,7 +22,16 @@ fn put_with(out: &mut Vec<u8>, nbytes: usize, order: ByteOrder, byte: impl Fn(us
 ///
 /// Widths above 8 are padded with zero bytes on the most significant side; width 0
 /// writes nothing. Range checks are the caller's job ([`fits_uint`]).
+#[inline]
 pub fn put_uint(out: &mut Vec<u8>, v: u64, nbytes: usize, order: ByteOrder) {
+    // Fast path: the common widths, copied from the integer's byte image at once.
+    if nbytes <= 8 {
+        match order {
+            ByteOrder::Little => out.extend_from_slice(&v.to_le_bytes()[..nbytes]),
+            ByteOrder::Big => out.extend_from_slice(&v.to_be_bytes()[8 - nbytes..]),
+        }
+        return;
+    }
     put_with(out, nbytes, order, |i| {
         if i < 8 { (v >> (8 * i)) as u8 } else { 0 }
     });
@@ -32,6 +41,7 @@ pub fn put_uint(out: &mut Vec<u8>, v: u64, nbytes: usize, order: ByteOrder) {
 ///
 /// Widths above 8 are padded with sign bytes on the most significant side; width 0
 /// writes nothing. Range checks are the caller's job ([`fits_int`]).
+#[inline]
 pub fn put_int(out: &mut Vec<u8>, v: i64, nbytes: usize, order: ByteOrder) {
     let fill = if v < 0 { 0xFF } else { 0x00 };
     put_with(out, nbytes, order, |i| {
@@ -40,6 +50,7 @@ pub fn put_int(out: &mut Vec<u8>, v: i64, nbytes: usize, order: ByteOrder) {
 }
 
 /// `true` if `0 <= v < 2^bits`.
+#[inline]
 pub fn fits_uint(v: i128, bits: u32) -> bool {
     if v < 0 {
         false
@@ -51,6 +62,7 @@ pub fn fits_uint(v: i128, bits: u32) -> bool {
 }
 
 /// `true` if `-2^(bits-1) <= v < 2^(bits-1)` (`bits == 0` admits only 0).
+#[inline]
 pub fn fits_int(v: i128, bits: u32) -> bool {
     if bits == 0 {
         v == 0
@@ -64,6 +76,7 @@ pub fn fits_int(v: i128, bits: u32) -> bool {
 
 /// Appends an MQTT variable byte integer; values above [`MQTT_VARINT_MAX`] are
 /// [`OutOfRange`](EncodeErrorKind::OutOfRange) (28 bits).
+#[inline]
 pub fn put_mqtt_varint(out: &mut Vec<u8>, v: u32) -> Result<(), EncodeErrorKind> {
     if v > MQTT_VARINT_MAX {
         return Err(EncodeErrorKind::OutOfRange {
@@ -85,6 +98,7 @@ pub fn put_mqtt_varint(out: &mut Vec<u8>, v: u32) -> Result<(), EncodeErrorKind>
 
 /// Encoded length of an MQTT variable byte integer (1..=4; 5 for values above
 /// [`MQTT_VARINT_MAX`], which [`put_mqtt_varint`] rejects).
+#[inline]
 pub fn mqtt_varint_len(v: u32) -> usize {
     match v {
         0..=127 => 1,
@@ -112,6 +126,7 @@ fn intser_followers(magnitude: u64) -> usize {
 /// put_intser(&mut out, -300);
 /// assert_eq!(out, [0x1C, 0x25]);
 /// ```
+#[inline]
 pub fn put_intser(out: &mut Vec<u8>, v: i64) {
     if v == i64::MIN {
         out.push(0x08);
@@ -130,6 +145,7 @@ pub fn put_intser(out: &mut Vec<u8>, v: i64) {
 }
 
 /// Encoded length of [`put_intser`]`(v)`: 1..=9 bytes.
+#[inline]
 pub fn intser_len(v: i64) -> usize {
     if v == i64::MIN {
         return 1;
@@ -149,6 +165,7 @@ pub fn intser_len(v: i64) -> usize {
 /// `frame_start` and `offset` are indices into `out` (not relative to each other). If the
 /// two checksum bytes do not lie inside `out[frame_start..]` nothing is written; that is a
 /// bug of the caller, never a property of input data.
+#[inline]
 pub fn patch_crc16(out: &mut [u8], frame_start: usize, offset: usize, order: ByteOrder) {
     if offset < frame_start || offset.saturating_add(2) > out.len() {
         return;
