@@ -16,6 +16,8 @@
 
 mod arb;
 mod build;
+#[doc(hidden)]
+pub mod derive;
 mod expr;
 mod items;
 mod names;

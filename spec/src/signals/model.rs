@@ -116,7 +116,7 @@ impl fmt::Display for SignalType {
 
 /// A signal map: a device's memory blocks and their signals (one `signals.json`, a
 /// fragment of one, or a merged map).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SignalMap {
     /// Device name (top-level `name`); fragments have none.
     pub name: Option<String>,
@@ -131,7 +131,7 @@ pub struct SignalMap {
 }
 
 /// A memory block (`mblk` element).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Block {
     /// Block name, as on the wire (`exp`, `imp`, `conf_exp`, ...).
     pub name: String,
@@ -154,7 +154,7 @@ pub struct Block {
 }
 
 /// A group of signals (it only organises the list).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Group {
     /// Group name (a title; may contain spaces).
     pub name: String,
