@@ -22,6 +22,7 @@ mod expr;
 mod items;
 mod names;
 mod record;
+pub mod signals;
 mod union;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 pub use build::Build;
+pub use signals::Bindings;
 
 /// Options for code generation.
 #[derive(Debug, Clone)]

@@ -715,7 +715,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 quote!({
                     let __raw: &'a [u8] = #raw;
                     if #cond {
-                        let mut __buf = #s::__private::Vec::new();
+                        // Expanded content is normally longer than the wire bytes.
+                        let mut __buf = #s::__private::Vec::with_capacity(__raw.len().saturating_mul(2));
                         <#path as #s::codec::Transform>::decode(__raw, &mut __buf)
                             .map_err(|__m| __r.error(#s::codec::DecodeErrorKind::Transform { name: <#path as #s::codec::Transform>::NAME, message: __m }))?;
                         #s::__private::Cow::Owned(__buf)
@@ -1199,7 +1200,7 @@ fn encode_prologue<'s>(
             let w = format_ident!("__{}_wire", n.to_string().trim_start_matches("r#"));
             out.push(quote! {
                 let #w: #s::__private::Cow<'_, [u8]> = if #cond {
-                    let mut __buf = #s::__private::Vec::new();
+                    let mut __buf = #s::__private::Vec::with_capacity(#n.len());
                     <#path as #s::codec::Transform>::encode(&#n[..], &mut __buf);
                     #s::__private::Cow::Owned(__buf)
                 } else {
