@@ -1,1 +1,27 @@
-fn main() {}
+//! `ferrocom`: the command-line tool. Each subcommand lives in its own module; this file
+//! only parses the command line and dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod r#gen;
+
+/// ferrocom: secure, real-time IO-signal communication, byte-compatible with IOCOM.
+#[derive(Debug, Parser)]
+#[command(name = "ferrocom", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Gen(r#gen::GenArgs),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Gen(args) => r#gen::run(args),
+    }
+}

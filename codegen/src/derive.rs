@@ -27,7 +27,6 @@
 
 use ferrocom_spec::signals::{Block, Group, Signal, SignalMap, SignalType};
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
 use syn::spanned::Spanned;
 
 /// Collects errors so that one compile reports all of them.
@@ -253,13 +252,12 @@ pub fn struct_to_map(input: &syn::DeriveInput) -> Result<SignalMap, syn::Error> 
             ),
         );
     }
-    if let Some((d, span)) = &attrs.device {
-        if d.is_empty()
+    if let Some((d, span)) = &attrs.device
+        && (d.is_empty()
             || d.len() > MAX_BLOCK_NAME
-            || !d.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
-        {
-            errors.push(*span, format!("device name `{d}` must be 1 to {MAX_BLOCK_NAME} letters or `_` (the number is appended)"));
-        }
+            || !d.chars().all(|c| c.is_ascii_alphabetic() || c == '_'))
+    {
+        errors.push(*span, format!("device name `{d}` must be 1 to {MAX_BLOCK_NAME} letters or `_` (the number is appended)"));
     }
 
     let mut signals = Vec::new();
@@ -321,12 +319,12 @@ pub fn struct_to_map(input: &syn::DeriveInput) -> Result<SignalMap, syn::Error> 
         }],
         ..Default::default()
     });
-    if errors.0.is_none() {
-        if let Err(e) = map.assign_addresses() {
-            // Layout errors (overlapping explicit addresses) name the signals; point at
-            // the struct since they concern two fields.
-            errors.push(input.ident.span(), e.to_string());
-        }
+    // Layout errors (overlapping explicit addresses) name both signals; they point at
+    // the struct since they concern two fields.
+    if errors.0.is_none()
+        && let Err(e) = map.assign_addresses()
+    {
+        errors.push(input.ident.span(), e.to_string());
     }
     match errors.0 {
         Some(e) => Err(e),

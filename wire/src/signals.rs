@@ -42,7 +42,7 @@
 //! TESTSTR.set(&mut exp, "gabriel", State::CONNECTED)?;
 //! TESTSTR.set(&mut exp, "dance", State::CONNECTED)?;
 //! assert_eq!(TESTSTR.get(&exp)?.value, "dance");
-//! assert_eq!(&exp[27..37], b"dance\0el\0\0\0"); // the stale tail stays, as in C
+//! assert_eq!(&exp[27..37], b"dance\0l\0\0\0"); // "gabriel"'s tail stays, as in C
 //! # Ok::<(), ferrocom_wire::signals::SignalError>(())
 //! ```
 //!

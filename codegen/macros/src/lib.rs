@@ -86,3 +86,45 @@ fn expand(lit: &LitStr) -> Result<proc_macro2::TokenStream, String> {
 fn relabel(msg: &str, abs: &std::path::Path, rel: &str) -> String {
     msg.replace(&abs.display().to_string(), rel)
 }
+
+/// Derives typed signal bindings for a struct that declares one memory block, one field
+/// per signal, laid out by IOCOM's algorithm exactly as the same block written as a JSON
+/// signal map (see `ferrocom_codegen::derive` for the attributes).
+///
+/// Expands to a module named after the block (`exp` for `#[signals(block = "exp")]`)
+/// holding a `Signal` constant per signal, `SIZE`, and a block type with typed getters
+/// and setters over a byte buffer; and to `SIGNAL_MAP_JSON` on the struct: the block as
+/// a JSON signal map.
+#[proc_macro_derive(Signals, attributes(signals, signal))]
+pub fn derive_signals(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    let expanded = ferrocom_codegen::derive::derive_signals(&input, |map| {
+        let block = map
+            .blocks
+            .first()
+            .ok_or_else(|| "a signal block needs at least one field".to_string())?;
+        let options = ferrocom_codegen::signals::BindingsOptions::default();
+        let items = ferrocom_codegen::signals::rust_for_block(block, &options)
+            .map_err(|e| e.to_string())?;
+        let vis = &input.vis;
+        let module = syn::Ident::new(&block.name, proc_macro2::Span::call_site());
+        let ident = &input.ident;
+        let json = map.to_json_text(false);
+        let doc = format!(
+            " Typed bindings of memory block `{}`, declared by [`{ident}`].",
+            block.name
+        );
+        Ok(quote! {
+            #[doc = #doc]
+            #vis mod #module {
+                #items
+            }
+            impl #ident {
+                /// This block as a JSON signal map (what the same block written in JSON
+                /// would say; addresses follow from the order of the fields).
+                pub const SIGNAL_MAP_JSON: &'static str = #json;
+            }
+        })
+    });
+    expanded.into()
+}
