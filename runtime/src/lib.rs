@@ -1,1 +1,13 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// `ferrocom_wire::codec::DecodeError` is large (see ferrocom-wire); connection errors carry
+// it by value on purpose (no allocation on the error path).
+#![allow(clippy::result_large_err)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod iocom;
