@@ -50,6 +50,22 @@ impl<'s> Scope<'s> {
         }
     }
 
+    /// A scope with each parameter bound to a local of its own name.
+    pub fn with_params(params: &'s [ferrocom_spec::model::Param], fallible: bool) -> Self {
+        let mut scope = Self::new(fallible);
+        for p in params {
+            let n = crate::names::ident(&p.name.name);
+            scope.push(Local {
+                name: p.name.name.clone(),
+                tokens: quote!(#n),
+                ty: Some(&p.ty),
+                optional: false,
+                wire: None,
+            });
+        }
+        scope
+    }
+
     pub fn push(&mut self, local: Local<'s>) {
         self.locals.retain(|l| l.name != local.name);
         self.locals.push(local);

@@ -310,3 +310,18 @@ pub fn field_info(
         };
     }
 }
+
+/// `name: Type` for each parameter, as in a function signature.
+pub fn param_decls(
+    cx: &Cx<'_>,
+    params: &[ferrocom_spec::model::Param],
+) -> Result<Vec<TokenStream>> {
+    params
+        .iter()
+        .map(|p| {
+            let n = ident(&p.name.name);
+            let t = rust_ty(cx, &p.ty, false)?;
+            Ok(quote!(#n: #t))
+        })
+        .collect()
+}

@@ -647,15 +647,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 .map(|f| names::ident(&f.name.name)),
         )
         .collect();
-    let param_decls: Vec<TokenStream> = r
-        .params
-        .iter()
-        .map(|p| {
-            let n = names::ident(&p.name.name);
-            let t = names::rust_ty(cx, &p.ty, false)?;
-            Ok(quote!(#n: #t))
-        })
-        .collect::<Result<_>>()?;
+    let param_decls = names::param_decls(cx, &r.params)?;
     let param_names: Vec<syn::Ident> = r
         .params
         .iter()
@@ -663,19 +655,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         .collect();
 
     // ---- read ----------------------------------------------------------------------------
-    let mut scope = Scope::new(false);
-    for p in &r.params {
-        scope.push(Local {
-            name: p.name.name.clone(),
-            tokens: {
-                let n = names::ident(&p.name.name);
-                quote!(#n)
-            },
-            ty: Some(&p.ty),
-            optional: false,
-            wire: None,
-        });
-    }
+    let mut scope = Scope::with_params(&r.params, false);
     let mut read = Vec::new();
     for f in &r.fields {
         let fname = names::ident(&f.name.name);
@@ -945,20 +925,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
 
     // ---- arbitrary ------------------------------------------------------------------------------
     let mut arb = Vec::new();
-    let mut ascope = Scope::new(false);
+    let mut ascope = Scope::with_params(&r.params, false);
     let mut derived_names = Vec::new();
-    for p in &r.params {
-        ascope.push(Local {
-            name: p.name.name.clone(),
-            tokens: {
-                let n = names::ident(&p.name.name);
-                quote!(#n)
-            },
-            ty: Some(&p.ty),
-            optional: false,
-            wire: None,
-        });
-    }
     for f in &r.fields {
         let fname = names::ident(&f.name.name);
         if f.derive.is_some() {

@@ -88,15 +88,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         )?
         .int()
     };
-    let param_decls: Vec<TokenStream> = u
-        .params
-        .iter()
-        .map(|p| {
-            let n = names::ident(&p.name.name);
-            let t = names::rust_ty(cx, &p.ty, false)?;
-            Ok(quote!(#n: #t))
-        })
-        .collect::<Result<_>>()?;
+    let param_decls = names::param_decls(cx, &u.params)?;
     let other_decls = &param_decls[1..];
     let other_names: Vec<syn::Ident> = u.params[1..]
         .iter()
@@ -104,17 +96,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
         .collect();
 
     // Scope for payload reads: every parameter, by value.
-    let mut scope = Scope::new(false);
-    for p in &u.params {
-        let n = names::ident(&p.name.name);
-        scope.push(Local {
-            name: p.name.name.clone(),
-            tokens: quote!(#n),
-            ty: Some(&p.ty),
-            optional: false,
-            wire: None,
-        });
-    }
+    let mut scope = Scope::with_params(&u.params, false);
     // A payload argument that fails to convert (a bits parameter built from the tag,
     // say) is reported at the tag's byte.
     scope.arg_at = Some(quote!(__at));
