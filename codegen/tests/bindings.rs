@@ -157,7 +157,6 @@ fn build_api_writes_rust_and_c_to_the_out_dir() {
     let generated = Bindings::from_signal_map(gina_merged())
         .rust_file("gina_signals.rs")
         .c_header("gina_signals.h")
-        .info_packer(pack)
         .out_dir(&out)
         .cargo_instructions(false)
         .generate()
@@ -206,7 +205,6 @@ fn build_api_reads_merge_lists_like_iocom() {
     let out = tmp.0.join("out");
     let generated = Bindings::from_merge_list(&list, dirs)
         .rust_file("signals.rs")
-        .info_packer(pack)
         .out_dir(&out)
         .cargo_instructions(false)
         .generate()
@@ -288,15 +286,6 @@ fn build_api_errors_name_file_line_and_column() {
             .unwrap_err();
         assert!(matches!(e, BindingsError::NoOutDir));
     }
-    // The packer's error is reported.
-    let e = Bindings::from_signal_map(gina_merged())
-        .rust_file("x.rs")
-        .out_dir(&out)
-        .info_packer(|_| Err::<Vec<u8>, _>("no"))
-        .cargo_instructions(false)
-        .generate()
-        .unwrap_err();
-    assert_eq!(e.to_string(), "error: cannot pack the info block: no");
 }
 
 fn error_of(json: &str) -> String {

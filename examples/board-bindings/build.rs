@@ -6,15 +6,12 @@
 use std::path::Path;
 
 use ferrocom_codegen::Bindings;
-use ferrocom_wire::packed_json::{PackOptions, pack_json_text};
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(ferrocom_vectors)");
-    let pack = |json: &str| pack_json_text(json, &PackOptions::info_block());
     let demo = Bindings::from_signal_map("config/signals/signals.json")
         .rust_file("demo_signals.rs")
         .c_header("demo_signals.h")
-        .info_packer(pack)
         .generate();
     if let Err(e) = demo {
         // file:line:col: error: ..., with the offending line.
@@ -26,7 +23,6 @@ fn main() {
         let result = Bindings::from_signal_map(gina)
             .rust_file("gina_signals.rs")
             .c_header("gina_signals.h")
-            .info_packer(pack)
             .generate();
         if let Err(e) = result {
             eprintln!("{e}");

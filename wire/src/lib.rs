@@ -2,20 +2,16 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// `DecodeError` carries protocol/item/field/clause names and i128 values, so `Fail` and
-// `DecodeError` are 128 bytes; generated decoders return them by value on purpose
-// (no allocation on the error path, `no_std`).
-#![allow(clippy::result_large_err)]
 
 extern crate alloc;
 // Generated code names this crate by its absolute path, also from inside the crate.
 #[allow(unused_extern_crates)]
 extern crate self as ferrocom_wire;
 
-pub mod codec;
-pub mod packed_json;
-pub mod signals;
-pub mod transforms;
+// The support code generated codecs call, and the other no_std building blocks, live in
+// ferrocom-core (see its README for why); they are re-exported here so that generated
+// code and users need one dependency.
+pub use ferrocom_core::{codec, packed_json, signals, transforms};
 
 // The canonical codecs, generated at compile time from the specs in ../spec/protocols.
 ferrocom_macros::protocol!("../spec/protocols/iocom.wire");

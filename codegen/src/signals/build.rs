@@ -3,28 +3,22 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use ferrocom_core::packed_json::{PackOptions, pack_json_text};
 use ferrocom_spec::signals::{SignalMap, Warning};
 
 use super::{BindingsError, BindingsOptions, c_header_for_map, load_map, rust_for_map};
 
-type Packer = Box<dyn Fn(&str) -> Result<Vec<u8>, String>>;
-
 /// Generates typed board bindings from a signal map in a build script.
 ///
 /// ```no_run
-/// // build.rs
-/// use ferrocom_wire::packed_json::{pack_json_text, PackOptions};
-///
-/// fn main() {
-///     let result = ferrocom_codegen::Bindings::from_signal_map("config/signals/signals.json")
-///         .rust_file("gina_signals.rs")
-///         .c_header("gina_signals.h")
-///         .info_packer(|json| pack_json_text(json, &PackOptions::info_block()))
-///         .generate();
-///     if let Err(e) = result {
-///         eprintln!("{e}"); // file:line:col: error: ...
-///         std::process::exit(1);
-///     }
+/// // build.rs, in `fn main`:
+/// let result = ferrocom_codegen::Bindings::from_signal_map("config/signals/signals.json")
+///     .rust_file("gina_signals.rs")
+///     .c_header("gina_signals.h")
+///     .generate();
+/// if let Err(e) = result {
+///     eprintln!("{e}"); // file:line:col: error: ...
+///     std::process::exit(1);
 /// }
 /// ```
 ///
@@ -46,7 +40,7 @@ pub struct Bindings {
     c_header: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     options: BindingsOptions,
-    packer: Option<Packer>,
+    info: bool,
     cargo: bool,
 }
 
@@ -59,7 +53,7 @@ impl fmt::Debug for Bindings {
             .field("c_header", &self.c_header)
             .field("out_dir", &self.out_dir)
             .field("options", &self.options)
-            .field("packer", &self.packer.as_ref().map(|_| "fn"))
+            .field("info", &self.info)
             .finish()
     }
 }
@@ -88,7 +82,7 @@ impl Bindings {
             c_header: None,
             out_dir: None,
             options: BindingsOptions::default(),
-            packer: None,
+            info: true,
             cargo: true,
         }
     }
@@ -139,17 +133,11 @@ impl Bindings {
         self
     }
 
-    /// How to pack the `info` block: a function from the map's JSON text (titles already
-    /// removed) to the packed bytes, normally
-    /// `|json| ferrocom_wire::packed_json::pack_json_text(json, &PackOptions::info_block())`.
-    /// Without it the bindings have no `INFO` (ferrocom-codegen cannot depend on
-    /// ferrocom-wire, which depends on it through ferrocom-macros).
-    pub fn info_packer<F, E>(mut self, pack: F) -> Self
-    where
-        F: Fn(&str) -> Result<Vec<u8>, E> + 'static,
-        E: fmt::Display,
-    {
-        self.packer = Some(Box::new(move |json| pack(json).map_err(|e| e.to_string())));
+    /// Whether to generate the packed `info` block (`INFO`, and `ioapp_signals_config` in
+    /// C): the map without `title` keys in eosal's packed JSON, as a device publishes it.
+    /// On by default.
+    pub fn info(mut self, on: bool) -> Self {
+        self.info = on;
         self
     }
 
@@ -188,9 +176,11 @@ impl Bindings {
         if options.file_label.is_none() {
             options.file_label = Some(self.map.display().to_string());
         }
-        if let Some(pack) = &self.packer {
+        if self.info {
             let json = loaded.map.to_json_text(false);
-            options.info = Some(pack(&json).map_err(BindingsError::Info)?);
+            let packed = pack_json_text(&json, &PackOptions::info_block())
+                .map_err(|e| BindingsError::Info(e.to_string()))?;
+            options.info = Some(packed);
         }
         let mut files = Vec::new();
         if let Some(name) = &self.rust_file {

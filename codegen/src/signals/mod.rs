@@ -49,10 +49,9 @@ pub struct BindingsOptions {
     /// `unnameddevice`, as IOCOM does.
     pub device_name: Option<String>,
     /// The packed `info` block of the device (the map packed as eosal binary JSON, see
-    /// `ferrocom_wire::packed_json`). When given, the Rust output has `INFO` and the C
-    /// header defines `ioapp_signals_config`. ferrocom-codegen cannot pack it itself:
-    /// the packer lives in ferrocom-wire, which depends on this crate through
-    /// ferrocom-macros; [`Bindings::info_packer`] takes the packer as a function.
+    /// `ferrocom_core::packed_json`). When given, the Rust output has `INFO` and the C
+    /// header defines `ioapp_signals_config`. [`Bindings`] fills it in unless told not to
+    /// ([`Bindings::info`]).
     pub info: Option<Vec<u8>>,
     /// File name of the C header; its stem names the include guard
     /// (`IOC_<STEM>_INCLUDED`, as IOCOM does) and the implementation switch

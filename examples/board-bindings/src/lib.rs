@@ -3,7 +3,7 @@
 //! * `config/signals/signals.json` — the demo board's signal map, written exactly as IOCOM
 //!   users write theirs (memory blocks `exp` and `imp`, every signal type);
 //! * `build.rs` — `ferrocom_codegen::Bindings::from_signal_map(...).rust_file(...)
-//!   .c_header(...).info_packer(...).generate()`: writes the Rust module and a C header
+//!   .c_header(...).generate()`: writes the Rust module and a C header
 //!   with IOCOM's names to `$OUT_DIR`, and re-runs when the map changes (a map error
 //!   fails the build with its file, line and column);
 //! * this file — `pub mod demo { include!(concat!(env!("OUT_DIR"), "/demo_signals.rs")); }`.

@@ -361,28 +361,10 @@ fn newline(out: &mut String, indent: usize) {
     }
 }
 
-/// A JSON string literal with Python's `ensure_ascii` escaping.
+/// A JSON string literal with Python's `ensure_ascii` escaping (shared with the packed
+/// JSON code, which writes the same text form).
 pub(crate) fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
+    ferrocom_core::packed_json::write_json_string(out, s);
 }
 
 // ---------------------------------------------------------------------------------------

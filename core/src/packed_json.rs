@@ -601,12 +601,12 @@ impl Packer<'_> {
 /// Errors: a key or string containing NUL, or nesting deeper than [`MAX_DEPTH`].
 ///
 /// ```
-/// use ferrocom_wire::packed_json::{pack, unpack, PackOptions, PackedValue};
+/// use ferrocom_core::packed_json::{pack, unpack, PackOptions, PackedValue};
 /// let root = vec![("name".to_string(), PackedValue::String("gina".into()))];
 /// let bytes = pack(&root, &PackOptions::default())?;
 /// assert_eq!(bytes[..7], [0x05, b'g', b'i', b'n', b'a', 0, 0x04]);
 /// assert_eq!(unpack(&bytes)?, PackedValue::Object(root));
-/// # Ok::<(), ferrocom_wire::packed_json::PackedJsonError>(())
+/// # Ok::<(), ferrocom_core::packed_json::PackedJsonError>(())
 /// ```
 pub fn pack(
     root_members: &[(String, PackedValue)],
@@ -1217,8 +1217,9 @@ fn newline(out: &mut String, indent: usize) {
     }
 }
 
-/// A JSON string literal with Python's `ensure_ascii` escaping.
-fn write_json_string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal with Python's `ensure_ascii` escaping (the form
+/// IOCOM's tools write, so text written back reads the same as the originals).
+pub fn write_json_string(out: &mut String, s: &str) {
     use core::fmt::Write as _;
     out.push('"');
     for c in s.chars() {

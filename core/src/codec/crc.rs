@@ -53,7 +53,7 @@ pub fn crc16_modbus_update_zeros(mut crc: u16, count: usize) -> u16 {
 /// CRC-16/MODBUS of `data`.
 ///
 /// ```
-/// assert_eq!(ferrocom_wire::codec::crc16_modbus(b"123456789"), 0x4B37);
+/// assert_eq!(ferrocom_core::codec::crc16_modbus(b"123456789"), 0x4B37);
 /// ```
 #[inline]
 pub fn crc16_modbus(data: &[u8]) -> u16 {

@@ -24,7 +24,7 @@
 //!   (`str`).
 //!
 //! ```
-//! use ferrocom_wire::signals::{Signal, SignalType, State, Value};
+//! use ferrocom_core::signals::{Signal, SignalType, State, Value};
 //!
 //! const POTENTIOMETER: Signal<f32> = Signal::new("exp", "potentiometer", 39, 1, SignalType::FLOAT);
 //! const TESTFLOAT: Signal<f32> = Signal::new("exp", "testfloat", 5, 5, SignalType::FLOAT);
@@ -43,7 +43,7 @@
 //! TESTSTR.set(&mut exp, "dance", State::CONNECTED)?;
 //! assert_eq!(TESTSTR.get(&exp)?.value, "dance");
 //! assert_eq!(&exp[27..37], b"dance\0l\0\0\0"); // "gabriel"'s tail stays, as in C
-//! # Ok::<(), ferrocom_wire::signals::SignalError>(())
+//! # Ok::<(), ferrocom_core::signals::SignalError>(())
 //! ```
 //!
 //! # What the writers do (the C rules, reference §13.2, §13.3, §20)
@@ -193,7 +193,7 @@ impl fmt::Display for SignalType {
 /// A signal's state byte (reference §13.2). Unknown bits are kept as they are.
 ///
 /// ```
-/// use ferrocom_wire::signals::State;
+/// use ferrocom_core::signals::State;
 /// let s = State::CONNECTED | State::ORANGE;
 /// assert!(s.is_connected() && s.is_orange() && !s.is_red());
 /// assert_eq!(format!("{s:?}"), "State(CONNECTED | ORANGE)");

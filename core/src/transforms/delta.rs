@@ -10,7 +10,7 @@
 //! frames straight from the wire, [`zero_run::apply`](super::zero_run::apply)).
 //!
 //! ```
-//! use ferrocom_wire::transforms::delta;
+//! use ferrocom_core::transforms::delta;
 //! let old = [0x00, 0x00, 0x80, 0x3F];
 //! let new = [0x00, 0x00, 0x00, 0x40];
 //! let mut d = Vec::new();

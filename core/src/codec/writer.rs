@@ -121,7 +121,7 @@ fn intser_followers(magnitude: u64) -> usize {
 /// reader decodes to `i64::MIN`.
 ///
 /// ```
-/// # use ferrocom_wire::codec::put_intser;
+/// # use ferrocom_core::codec::put_intser;
 /// let mut out = Vec::new();
 /// put_intser(&mut out, -300);
 /// assert_eq!(out, [0x1C, 0x25]);
