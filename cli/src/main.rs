@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod conform;
 mod r#gen;
 
 /// ferrocom: secure, real-time IO-signal communication, byte-compatible with IOCOM.
@@ -18,10 +19,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Gen(r#gen::GenArgs),
+    Conform(conform::ConformArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Gen(args) => r#gen::run(args),
+        Command::Conform(args) => conform::cmd(args),
     }
 }

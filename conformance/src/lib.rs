@@ -1,6 +1,211 @@
 //! The ferrocom conformance suite: numbered cases tied to spec clauses, run against
-//! ferrocom or any other implementation, with reports.
+//! ferrocom or any other implementation, with console, JSON, JUnit XML and HTML reports.
 //!
-//! Not written yet (its issue builds it on the engines of `ferrocom-runtime`). The
-//! clause ids it will use are already carried by the generated codecs: see the `CLAUSES`
-//! table of each module of `ferrocom-wire` and the `clause` of every decode error.
+//! * Clauses live in manifests (`conformance/manifest/*.toml`, [`manifest`]); the
+//!   IOCOM manifest lists every clause id of the generated codec plus behavioural clauses.
+//! * A [`Case`] names its clauses and the [`Role`] of the target; the suite plays the
+//!   opposite role: a device against a server, a server against a device (the device
+//!   connects to the suite), later a client against a broker and a service plus clients
+//!   against a switchbox.
+//! * Verdicts: pass, non-strict, fail, unsupported, informational, each with a wire log.
+//! * [`run`] runs every case of a role against one target; [`run_main_job`] starts
+//!   ferrocom's own implementations in-process on loopback and runs everything.
+//!
+//! Targets list known failures in `conformance/expected/<target>.toml`; a run fails on a
+//! failure that is not listed and on a listed case that passes.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// DecodeError inside ConnectionError is large by design (see ferrocom-wire).
+#![allow(clippy::result_large_err)]
+
+pub mod case;
+pub mod expected;
+pub mod iocom;
+pub mod manifest;
+pub mod peer;
+pub mod report;
+pub mod runner;
+pub mod targets;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use case::{Case, Kind, Outcome, Role, Verdict};
+pub use expected::{ExpectedFailure, ExpectedFailures};
+pub use peer::{Endpoint, TlsProvider};
+pub use report::{Report, TargetInfo};
+pub use runner::RunOptions;
+pub use targets::{EngineDevice, EngineServer, InProcessTarget};
+
+/// Every registered case, all roles.
+pub fn all_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend_from_slice(iocom::server_cases::CASES);
+    v.extend_from_slice(iocom::device_cases::CASES);
+    v
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Name for reports (and the expected-failures file).
+    pub name: String,
+    /// `host:port`: the server to connect to, or (role device) where the suite listens
+    /// for the device.
+    pub address: String,
+    /// Role of the target.
+    pub role: Role,
+    /// TLS, if any.
+    pub tls: Option<Arc<dyn TlsProvider>>,
+    /// Known failures.
+    pub expected: ExpectedFailures,
+    /// Run options.
+    pub options: RunOptions,
+}
+
+/// Runs every case of `config.role` against the target.
+pub async fn run(config: RunConfig) -> Report {
+    let target = TargetInfo {
+        name: config.name.clone(),
+        address: format!(
+            "{}://{}",
+            if config.tls.is_some() { "tls" } else { "tcp" },
+            config.address
+        ),
+        role: config.role,
+    };
+    let mut options = config.options.clone();
+    let endpoint = match config.role {
+        Role::Device => {
+            options.parallel = 1;
+            match tokio::net::TcpListener::bind(&config.address).await {
+                Ok(listener) => Endpoint::Accept {
+                    listener,
+                    tls: config.tls.clone(),
+                    wait: Duration::from_secs(10),
+                },
+                Err(e) => {
+                    return setup_failure(
+                        target,
+                        format!("cannot listen on {}: {e}", config.address),
+                    );
+                }
+            }
+        }
+        _ => Endpoint::Connect {
+            addr: config.address.clone(),
+            tls: config.tls.clone(),
+        },
+    };
+    runner::run_cases(target, endpoint, &all_cases(), &config.expected, &options).await
+}
+
+fn setup_failure(target: TargetInfo, message: String) -> Report {
+    eprintln!("{message}");
+    let mut r = Report::build(target, Vec::new(), Duration::ZERO);
+    r.ok = false;
+    r.new_failures.push(message);
+    r
+}
+
+/// Where the expected-failures files of this repository are.
+pub fn expected_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("expected")
+}
+
+/// Runs every case against one in-process target.
+pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) -> Report {
+    let role = target.role();
+    let (endpoint, started) = match role {
+        Role::Device => {
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => {
+                    return setup_failure(info_of(role, "?", "in-process device"), e.to_string());
+                }
+            };
+            let addr: Option<SocketAddr> = listener.local_addr().ok();
+            let started = target.start(addr).await;
+            (
+                Endpoint::Accept {
+                    listener,
+                    tls: None,
+                    wait: Duration::from_secs(5),
+                },
+                started,
+            )
+        }
+        _ => {
+            let started = target.start(None).await;
+            let addr = started
+                .as_ref()
+                .map(|s| s.addr.to_string())
+                .unwrap_or_default();
+            (Endpoint::Connect { addr, tls: None }, started)
+        }
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            return setup_failure(
+                info_of(role, "?", "in-process target"),
+                format!("cannot start the in-process {role}: {e}"),
+            );
+        }
+    };
+    let expected = ExpectedFailures::load(&expected_dir().join(format!("{}.toml", started.name)))
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            ExpectedFailures::default()
+        });
+    let info = info_of(role, &started.addr.to_string(), &started.name);
+    let mut options = options.clone();
+    if role == Role::Device {
+        options.parallel = 1;
+    }
+    let report = runner::run_cases(info, endpoint, &all_cases(), &expected, &options).await;
+    drop(started);
+    report
+}
+
+fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
+    TargetInfo {
+        name: name.into(),
+        address: format!("tcp://{addr}"),
+        role,
+    }
+}
+
+/// The main job: starts ferrocom's own server and device in-process on loopback, runs
+/// every case against them, prints the summaries and writes the reports under
+/// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
+///
+/// The in-process targets are built on the sans-I/O engine of `ferrocom-runtime`
+/// ([`EngineServer`], [`EngineDevice`]); the runtime's tokio `Server` / `Device` can be
+/// plugged in through [`InProcessTarget`].
+pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
+    let targets: Vec<Box<dyn InProcessTarget>> = vec![
+        Box::new(EngineServer::default()),
+        Box::new(EngineDevice::default()),
+    ];
+    let mut reports = Vec::new();
+    for t in &targets {
+        let r = run_in_process(t.as_ref(), options).await;
+        if let Err(e) = r.write_files(&report_dir.join(&r.target.name)) {
+            eprintln!(
+                "cannot write the reports under {}: {e}",
+                report_dir.display()
+            );
+        }
+        print!("{}", r.console_summary());
+        reports.push(r);
+    }
+    println!(
+        "reports: {}/<target>/report.{{json,html}}, junit.xml",
+        report_dir.display()
+    );
+    reports
+}
