@@ -11,3 +11,12 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
+
+#[cfg(feature = "tokio")]
+pub mod device;
+#[cfg(feature = "tokio")]
+pub mod net;
+#[cfg(feature = "tokio")]
+pub mod server;
+#[cfg(feature = "tokio")]
+pub mod signal;

@@ -3,26 +3,26 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use common::Pair;
 use ferrocom_runtime::iocom::{
     AuthDecision, AuthRequest, ConnectionConfig, ConnectionError, hash_password,
 };
 
-type Seen = Rc<RefCell<Vec<(String, String, Option<String>)>>>;
+// The hook must be `Send` (the tokio roles share the root across tasks).
+type Seen = Arc<Mutex<Vec<(String, String, Option<String>)>>>;
 
 fn tls_pair(decision: AuthDecision) -> (Pair, Seen) {
     let mut p = Pair::new(
         ConnectionConfig::socket_client(true),
         ConnectionConfig::socket_server(true),
     );
-    let seen: Seen = Rc::default();
+    let seen: Seen = Arc::default();
     let s2 = seen.clone();
     p.srv_root
         .set_authorizer(Box::new(move |r: &AuthRequest<'_>| {
-            s2.borrow_mut().push((
+            s2.lock().unwrap().push((
                 r.user.to_string(),
                 r.network.to_string(),
                 r.password_hash.map(String::from),
@@ -50,7 +50,7 @@ fn tls_client_waits_for_mark_and_sends_password() {
     p.pump();
     assert!(p.srv.is_authenticated() && p.dev.is_authenticated());
     assert_eq!(&p.to_srv[..10], b"\x53\x08cafenet\x00");
-    let seen = seen.borrow();
+    let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "hook consulted once, by the TLS listener");
     assert_eq!(seen[0].0, "gina");
     assert_eq!(seen[0].1, "cafenet");
@@ -70,7 +70,7 @@ fn password_is_hashed_for_the_hook() {
     p.dev = ferrocom_runtime::iocom::Connection::new(r, ConnectionConfig::socket_client(true), now);
     p.pump();
     assert_eq!(
-        seen.borrow()[0].2.as_deref(),
+        seen.lock().unwrap()[0].2.as_deref(),
         Some("!WdjEE1b87DwXX81xJEtDpbQ_Y_ecFo6lPzSonKFoSz8")
     );
     assert_eq!(
@@ -100,14 +100,14 @@ fn bad_tls_mark_fails_the_client() {
 #[test]
 fn plain_tcp_is_not_authorized() {
     let mut p = Pair::socket();
-    let called = Rc::new(RefCell::new(0));
+    let called = Arc::new(Mutex::new(0));
     let c2 = called.clone();
     p.srv_root
         .set_authorizer(Box::new(move |_: &AuthRequest<'_>| {
-            *c2.borrow_mut() += 1;
+            *c2.lock().unwrap() += 1;
             AuthDecision::Deny
         }));
     p.pump();
-    assert_eq!(*called.borrow(), 0);
+    assert_eq!(*called.lock().unwrap(), 0);
     assert!(p.srv.is_authenticated());
 }

@@ -213,6 +213,12 @@ impl Connection {
         self.flow.in_flight(&self.params)
     }
 
+    /// Bytes received but not yet processed: the start of an incomplete frame (or
+    /// handshake). Non-zero when the transport ends means the peer stopped mid-frame.
+    pub fn buffered_input(&self) -> usize {
+        self.rx.len()
+    }
+
     /// Frame size used for sending: min(own, peer's announcement) (§4.6).
     pub fn frame_limit(&self) -> usize {
         self.frame_limit
@@ -519,8 +525,12 @@ impl Connection {
                 Ok(())
             }
             SystemBody::RemoveRequest(r) => self.on_remove(root, mblk, &r),
-            // Unknown system frame types are ignored (§10.4).
-            _ => Ok(()),
+            // Unknown system frame types are ignored (§10.4); the caller is told.
+            SystemBody::Unknown(u) => {
+                self.events
+                    .push_back(Event::UnknownSystemFrame { kind: u.kind });
+                Ok(())
+            }
         }
     }
 

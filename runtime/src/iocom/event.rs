@@ -77,6 +77,12 @@ pub enum Event {
         /// Its name.
         name: String,
     },
+    /// The peer sent a system frame of a type this end does not know; it was ignored,
+    /// as the C end does (§10.4). A stricter caller may drop the connection.
+    UnknownSystemFrame {
+        /// The system frame type byte.
+        kind: u8,
+    },
     /// The connection was dropped (also returned as an `Err`).
     Disconnected {
         /// Why.

@@ -97,8 +97,8 @@ pub struct Root {
     next_serial: u64,
     pub(crate) conns: Vec<ConnSlot>,
     next_conn: u32,
-    pub(crate) authorizer: Option<Box<dyn Authorizer>>,
-    pub(crate) numbers: Box<dyn DeviceNumbers>,
+    pub(crate) authorizer: Option<Box<dyn Authorizer + Send>>,
+    pub(crate) numbers: Box<dyn DeviceNumbers + Send>,
 }
 
 impl fmt::Debug for Root {
@@ -142,12 +142,12 @@ impl Root {
     }
 
     /// The authorization hook, consulted on the listening end of TLS connections (§9.4).
-    pub fn set_authorizer(&mut self, hook: Box<dyn Authorizer>) {
+    pub fn set_authorizer(&mut self, hook: Box<dyn Authorizer + Send>) {
         self.authorizer = Some(hook);
     }
 
     /// Where automatic device numbers come from (§9.5).
-    pub fn set_device_numbers(&mut self, numbers: Box<dyn DeviceNumbers>) {
+    pub fn set_device_numbers(&mut self, numbers: Box<dyn DeviceNumbers + Send>) {
         self.numbers = numbers;
     }
 
@@ -272,6 +272,18 @@ impl Root {
                 }
             }
         }
+    }
+
+    /// `true` if some connection sending the block holds changes that are not yet in a
+    /// snapshot: [`Root::send`] came while the previous snapshot was still being
+    /// transmitted (departure 9 in ENGINE.md). Call [`Root::send`] again later.
+    pub fn has_unsent_changes(&self, id: BlockId) -> bool {
+        self.conns.iter().any(|slot| {
+            slot.bindings
+                .iter()
+                .filter(|b| b.block == id)
+                .any(|b| b.source.as_ref().is_some_and(Source::has_changes))
+        })
     }
 
     fn mark_changed(&mut self, id: BlockId, range: Range<usize>, except: Option<u32>) {

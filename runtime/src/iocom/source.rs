@@ -66,6 +66,11 @@ impl Source {
         });
     }
 
+    /// `true` if written ranges wait for the next snapshot.
+    pub fn has_changes(&self) -> bool {
+        self.changed.is_some()
+    }
+
     /// `true` while a snapshot is being transmitted.
     pub fn busy(&self) -> bool {
         self.snap.is_some()

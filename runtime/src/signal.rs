@@ -1,0 +1,386 @@
+//! Signals read and written by name, with the layout of a signal map learned at run time
+//! (a server reads it from a device's `info` block). Typed access goes through
+//! `ferrocom_wire::signals`, so the bytes are exactly the C library's (reference §13).
+
+use std::fmt;
+use std::prelude::rust_2024::*;
+use std::vec;
+
+use ferrocom_spec::signals::{Signal as MapSignal, SignalType as MapType};
+use ferrocom_wire::signals::{Dec001, Dec01, Element, Signal, SignalError, SignalType, State};
+
+/// A signal's value, whatever its type. Integers of every width (and `dec01` / `dec001`
+/// raw values) are [`SignalValue::Int`], `float` / `double` [`SignalValue::Float`];
+/// arrays hold one element value per element.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalValue {
+    /// `boolean`.
+    Bool(bool),
+    /// `char` … `long`, and the raw `i16` of `dec01` / `dec001`.
+    Int(i64),
+    /// `float`, `double`.
+    Float(f64),
+    /// `str`.
+    Str(String),
+    /// An array signal: its elements.
+    Array(Vec<SignalValue>),
+}
+
+impl fmt::Display for SignalValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalValue::Bool(b) => write!(f, "{b}"),
+            SignalValue::Int(i) => write!(f, "{i}"),
+            SignalValue::Float(x) => write!(f, "{x}"),
+            SignalValue::Str(s) => write!(f, "{s:?}"),
+            SignalValue::Array(a) => {
+                f.write_str("[")?;
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// Why a signal could not be read or written.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SignalAccessError {
+    /// The slot is outside the block, or the bytes are not valid for the type.
+    Layout {
+        /// `block.signal`.
+        signal: String,
+        /// What the typed accessor said.
+        error: SignalError,
+    },
+    /// The value does not fit the signal's type (e.g. 300 into a `uchar`, text into a
+    /// number).
+    WrongValue {
+        /// `block.signal`.
+        signal: String,
+        /// The signal's type.
+        ty: MapType,
+        /// The value given.
+        value: SignalValue,
+    },
+}
+
+impl fmt::Display for SignalAccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignalAccessError::Layout { signal, error } => write!(f, "signal {signal}: {error}"),
+            SignalAccessError::WrongValue { signal, ty, value } => {
+                write!(f, "signal {signal} of type {ty} cannot hold {value}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SignalAccessError {}
+
+/// Conversion between an element type and [`SignalValue`].
+trait Conv: Element + Sized {
+    const ZERO: Self;
+    fn to_value(self) -> SignalValue;
+    fn from_value(v: &SignalValue) -> Option<Self>;
+}
+
+fn as_i64(v: &SignalValue) -> Option<i64> {
+    match v {
+        SignalValue::Int(i) => Some(*i),
+        SignalValue::Bool(b) => Some(i64::from(*b)),
+        SignalValue::Float(x) if x.fract() == 0.0 && x.abs() < 9.2e18 => Some(*x as i64),
+        _ => None,
+    }
+}
+
+macro_rules! int_conv {
+    ($($t:ty),*) => {$(
+        impl Conv for $t {
+            const ZERO: Self = 0;
+            fn to_value(self) -> SignalValue {
+                SignalValue::Int(i64::from(self))
+            }
+            fn from_value(v: &SignalValue) -> Option<Self> {
+                as_i64(v).and_then(|i| <$t>::try_from(i).ok())
+            }
+        }
+    )*};
+}
+int_conv!(i8, u8, i16, u16, i32, u32, i64);
+
+impl Conv for f32 {
+    const ZERO: Self = 0.0;
+    fn to_value(self) -> SignalValue {
+        SignalValue::Float(f64::from(self))
+    }
+    fn from_value(v: &SignalValue) -> Option<Self> {
+        f64::from_value(v).map(|x| x as f32)
+    }
+}
+
+impl Conv for f64 {
+    const ZERO: Self = 0.0;
+    fn to_value(self) -> SignalValue {
+        SignalValue::Float(self)
+    }
+    fn from_value(v: &SignalValue) -> Option<Self> {
+        match v {
+            SignalValue::Float(x) => Some(*x),
+            SignalValue::Int(i) => Some(*i as f64),
+            SignalValue::Bool(b) => Some(f64::from(u8::from(*b))),
+            _ => None,
+        }
+    }
+}
+
+impl Conv for bool {
+    const ZERO: Self = false;
+    fn to_value(self) -> SignalValue {
+        SignalValue::Bool(self)
+    }
+    fn from_value(v: &SignalValue) -> Option<Self> {
+        match v {
+            SignalValue::Bool(b) => Some(*b),
+            SignalValue::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! fixed_conv {
+    ($($t:ident),*) => {$(
+        impl Conv for $t {
+            const ZERO: Self = $t(0);
+            fn to_value(self) -> SignalValue {
+                SignalValue::Int(i64::from(self.0))
+            }
+            fn from_value(v: &SignalValue) -> Option<Self> {
+                as_i64(v).and_then(|i| i16::try_from(i).ok()).map($t)
+            }
+        }
+    )*};
+}
+fixed_conv!(Dec01, Dec001);
+
+fn label(block: &str, sig: &MapSignal) -> String {
+    std::format!("{block}.{}", sig.name)
+}
+
+fn descriptor<T: ?Sized + ferrocom_wire::signals::Kind>(
+    block: &str,
+    sig: &MapSignal,
+) -> Result<Signal<T>, SignalAccessError> {
+    let addr = u32::try_from(sig.addr).unwrap_or(u32::MAX);
+    let n = u32::try_from(sig.array).unwrap_or(u32::MAX);
+    // Names are `&'static str` in the typed descriptors (made for generated constants);
+    // errors are labelled here instead.
+    Signal::try_new("", "", addr, n, SignalType(sig.ty.id())).ok_or_else(|| {
+        SignalAccessError::Layout {
+            signal: label(block, sig),
+            error: SignalError::OutOfRange {
+                block: "",
+                signal: "",
+                addr,
+                slot_len: 0,
+                buf_len: 0,
+            },
+        }
+    })
+}
+
+fn read_typed<T: Conv>(
+    block: &str,
+    sig: &MapSignal,
+    buf: &[u8],
+) -> Result<(SignalValue, State), SignalAccessError> {
+    let d = descriptor::<T>(block, sig)?;
+    let layout = |error| SignalAccessError::Layout {
+        signal: label(block, sig),
+        error,
+    };
+    if sig.array > 1 {
+        let mut out = vec![<T as Conv>::ZERO; sig.array];
+        let state = d.get_array_into(buf, &mut out).map_err(layout)?;
+        Ok((
+            SignalValue::Array(out.into_iter().map(Conv::to_value).collect()),
+            state,
+        ))
+    } else {
+        let v = d.get(buf).map_err(layout)?;
+        Ok((v.value.to_value(), v.state))
+    }
+}
+
+fn write_typed<T: Conv>(
+    block: &str,
+    sig: &MapSignal,
+    buf: &mut [u8],
+    value: &SignalValue,
+    state: State,
+) -> Result<(), SignalAccessError> {
+    let d = descriptor::<T>(block, sig)?;
+    let wrong = || SignalAccessError::WrongValue {
+        signal: label(block, sig),
+        ty: sig.ty,
+        value: value.clone(),
+    };
+    let layout = |error| SignalAccessError::Layout {
+        signal: label(block, sig),
+        error,
+    };
+    if sig.array > 1 {
+        let values: Vec<T> = match value {
+            SignalValue::Array(items) => items
+                .iter()
+                .map(|v| T::from_value(v).ok_or_else(wrong))
+                .collect::<Result<_, _>>()?,
+            single => vec![T::from_value(single).ok_or_else(wrong)?],
+        };
+        d.set_array(buf, &values, state).map_err(layout)?;
+    } else {
+        let v = T::from_value(value).ok_or_else(wrong)?;
+        d.set(buf, v, state).map_err(layout)?;
+    }
+    Ok(())
+}
+
+/// Reads signal `sig` of block `block` from the block's bytes.
+pub fn read(
+    block: &str,
+    sig: &MapSignal,
+    buf: &[u8],
+) -> Result<(SignalValue, State), SignalAccessError> {
+    match sig.ty {
+        MapType::Boolean => read_typed::<bool>(block, sig, buf),
+        MapType::Char => read_typed::<i8>(block, sig, buf),
+        MapType::Uchar => read_typed::<u8>(block, sig, buf),
+        MapType::Short => read_typed::<i16>(block, sig, buf),
+        MapType::Ushort => read_typed::<u16>(block, sig, buf),
+        MapType::Int => read_typed::<i32>(block, sig, buf),
+        MapType::Uint => read_typed::<u32>(block, sig, buf),
+        MapType::Int64 | MapType::Long => read_typed::<i64>(block, sig, buf),
+        MapType::Float => read_typed::<f32>(block, sig, buf),
+        MapType::Double => read_typed::<f64>(block, sig, buf),
+        MapType::Dec01 => read_typed::<Dec01>(block, sig, buf),
+        MapType::Dec001 => read_typed::<Dec001>(block, sig, buf),
+        MapType::Str => {
+            let d = descriptor::<str>(block, sig)?;
+            let v = d.get(buf).map_err(|error| SignalAccessError::Layout {
+                signal: label(block, sig),
+                error,
+            })?;
+            Ok((SignalValue::Str(v.value.to_string()), v.state))
+        }
+    }
+}
+
+/// Writes `value` with `state` into signal `sig` of block `block`, as the C writer does
+/// (reference §13.2: bit 0 of a scalar's state follows the value).
+pub fn write(
+    block: &str,
+    sig: &MapSignal,
+    buf: &mut [u8],
+    value: &SignalValue,
+    state: State,
+) -> Result<(), SignalAccessError> {
+    match sig.ty {
+        MapType::Boolean => write_typed::<bool>(block, sig, buf, value, state),
+        MapType::Char => write_typed::<i8>(block, sig, buf, value, state),
+        MapType::Uchar => write_typed::<u8>(block, sig, buf, value, state),
+        MapType::Short => write_typed::<i16>(block, sig, buf, value, state),
+        MapType::Ushort => write_typed::<u16>(block, sig, buf, value, state),
+        MapType::Int => write_typed::<i32>(block, sig, buf, value, state),
+        MapType::Uint => write_typed::<u32>(block, sig, buf, value, state),
+        MapType::Int64 | MapType::Long => write_typed::<i64>(block, sig, buf, value, state),
+        MapType::Float => write_typed::<f32>(block, sig, buf, value, state),
+        MapType::Double => write_typed::<f64>(block, sig, buf, value, state),
+        MapType::Dec01 => write_typed::<Dec01>(block, sig, buf, value, state),
+        MapType::Dec001 => write_typed::<Dec001>(block, sig, buf, value, state),
+        MapType::Str => {
+            let SignalValue::Str(text) = value else {
+                return Err(SignalAccessError::WrongValue {
+                    signal: label(block, sig),
+                    ty: sig.ty,
+                    value: value.clone(),
+                });
+            };
+            let d = descriptor::<str>(block, sig)?;
+            d.set(buf, text, state)
+                .map_err(|error| SignalAccessError::Layout {
+                    signal: label(block, sig),
+                    error,
+                })?;
+            Ok(())
+        }
+    }
+}
+
+/// The byte range of a signal's slot (state byte and value).
+pub fn slot(sig: &MapSignal) -> core::ops::Range<usize> {
+    sig.addr..sig.end()
+}
+
+/// Clears CONNECTED in the state byte of every signal of a block; returns the signals
+/// whose state changed. This is what a server does when a device goes away.
+pub fn mark_disconnected<'m>(
+    signals: impl Iterator<Item = &'m MapSignal>,
+    buf: &mut [u8],
+) -> Vec<&'m MapSignal> {
+    let mut changed = Vec::new();
+    for sig in signals {
+        if let Some(b) = buf.get_mut(sig.addr)
+            && *b & State::CONNECTED.bits() != 0
+        {
+            *b &= !State::CONNECTED.bits();
+            changed.push(sig);
+        }
+    }
+    changed
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for SignalValue {
+            fn from(v: $t) -> Self {
+                SignalValue::Int(i64::from(v))
+            }
+        }
+    )*};
+}
+from_int!(i8, u8, i16, u16, i32, u32, i64);
+
+impl From<f32> for SignalValue {
+    fn from(v: f32) -> Self {
+        SignalValue::Float(f64::from(v))
+    }
+}
+
+impl From<f64> for SignalValue {
+    fn from(v: f64) -> Self {
+        SignalValue::Float(v)
+    }
+}
+
+impl From<bool> for SignalValue {
+    fn from(v: bool) -> Self {
+        SignalValue::Bool(v)
+    }
+}
+
+impl From<&str> for SignalValue {
+    fn from(v: &str) -> Self {
+        SignalValue::Str(v.to_string())
+    }
+}
+
+impl From<String> for SignalValue {
+    fn from(v: String) -> Self {
+        SignalValue::Str(v)
+    }
+}
