@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod peer;
 pub mod report;
 pub mod runner;
+pub mod runtime_targets;
 pub mod targets;
 
 use std::net::SocketAddr;
@@ -38,6 +39,7 @@ pub use expected::{ExpectedFailure, ExpectedFailures};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
+pub use runtime_targets::{RuntimeDevice, RuntimeServer};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
 
 /// Every registered case, all roles.
@@ -183,13 +185,16 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// The in-process targets are built on the sans-I/O engine of `ferrocom-runtime`
-/// ([`EngineServer`], [`EngineDevice`]); the runtime's tokio `Server` / `Device` can be
-/// plugged in through [`InProcessTarget`].
+/// Four targets, in this order: the stand-ins built directly on the sans-I/O engine of
+/// `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`, [`EngineDevice`]
+/// `ferrocom-engine-device`) and the runtime's real tokio roles ([`RuntimeServer`]
+/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`).
 pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
     let targets: Vec<Box<dyn InProcessTarget>> = vec![
         Box::new(EngineServer::default()),
         Box::new(EngineDevice::default()),
+        Box::new(RuntimeServer::default()),
+        Box::new(RuntimeDevice::default()),
     ];
     let mut reports = Vec::new();
     for t in &targets {

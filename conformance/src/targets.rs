@@ -1,6 +1,7 @@
 //! In-process targets for the main job: an IOCOM server and an IOCOM device built on
 //! the sans-I/O engine with tokio, on loopback. Both can take a [`Filter`] on their
-//! byte streams, which is how test doubles inject faults.
+//! byte streams, which is how test doubles inject faults. The runtime's real tokio
+//! roles are the targets of [`crate::runtime_targets`].
 
 use std::future::Future;
 use std::io;
@@ -14,7 +15,7 @@ use ferrocom_runtime::iocom::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::case::Role;
@@ -32,15 +33,37 @@ pub struct Started {
     pub guard: TaskGuard,
 }
 
-/// Aborts the target's tasks when dropped.
+/// Stops the target when dropped: aborts its tasks and drops its stop senders (the
+/// tasks awaiting them shut their roles down gracefully).
 #[derive(Debug, Default)]
-pub struct TaskGuard(Vec<JoinHandle<()>>);
+pub struct TaskGuard {
+    tasks: Vec<JoinHandle<()>>,
+    stops: Vec<oneshot::Sender<()>>,
+}
+
+impl TaskGuard {
+    /// A guard that aborts `tasks`.
+    pub fn new(tasks: Vec<JoinHandle<()>>) -> Self {
+        TaskGuard {
+            tasks,
+            stops: Vec::new(),
+        }
+    }
+
+    /// Also signals `stop` (by dropping it) when the guard is dropped: a task awaiting
+    /// the receiver can shut its target down gracefully.
+    pub fn stop_with(mut self, stop: oneshot::Sender<()>) -> Self {
+        self.stops.push(stop);
+        self
+    }
+}
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        for t in &self.0 {
+        for t in &self.tasks {
             t.abort();
         }
+        self.stops.clear();
     }
 }
 
@@ -150,7 +173,7 @@ impl InProcessTarget for EngineServer {
                 addr,
                 role: Role::Server,
                 name: self.name.clone(),
-                guard: TaskGuard(vec![task]),
+                guard: TaskGuard::new(vec![task]),
             })
         })
     }
@@ -230,7 +253,7 @@ impl InProcessTarget for EngineDevice {
                 addr,
                 role: Role::Device,
                 name: self.name.clone(),
-                guard: TaskGuard(vec![task]),
+                guard: TaskGuard::new(vec![task]),
             })
         })
     }
