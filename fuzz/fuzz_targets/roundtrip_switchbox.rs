@@ -1,0 +1,3 @@
+#![no_main]
+// Oracle and what it checks: fuzz/oracles/wire.rs, `roundtrip_switchbox`.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrocom_fuzz::wire::roundtrip_switchbox(data));
