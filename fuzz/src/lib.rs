@@ -15,5 +15,5 @@ pub mod spec;
 #[path = "../oracles/codegen.rs"]
 pub mod codegen;
 
-// PLACE FOR THE SANS-I/O ENGINE ORACLES: `#[path = "../oracles/runtime.rs"] pub mod
-// runtime;` once ferrocom-runtime has its IOCOM connection engine (see Cargo.toml).
+#[path = "../oracles/runtime.rs"]
+pub mod runtime;

@@ -1,0 +1,135 @@
+//! Fuzz oracles for the sans-I/O IOCOM connection engine of ferrocom-runtime, in the
+//! server and in the device role, on a socket and on a serial line.
+//!
+//! Input: byte 0 = chunk size − 1 (1..=256 bytes per `handle_input` call), byte 1 =
+//! milliseconds the clock advances per chunk, the rest = the peer's byte stream. A
+//! captured stream with a chunk size prefix is therefore a natural seed.
+//!
+//! Beyond "never panics", the oracle checks that everything the engine transmits is a
+//! well-formed IOCOM stream for the generated codec (handshake, then ACK and numbered
+//! frames, or serial link characters, ACKs and frames with correct CRCs), and that a
+//! socket connection that reported an error stays closed (no more output).
+//!
+//! Compiled into the `ferrocom-fuzz` library and into
+//! `runtime/tests/fuzz_regressions.rs`; it may only use `ferrocom_runtime`,
+//! `ferrocom_wire` and `std`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ferrocom_runtime::iocom::{BlockFlags, Connection, ConnectionConfig, Identity, Root};
+use ferrocom_wire::codec::Decoded;
+use ferrocom_wire::iocom::{CertificateAnswer, ClientHandshake, SerialItem, SocketItem};
+
+/// A fuzz target: its name and its oracle.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target of this file.
+pub const TARGETS: &[Target] = &[
+    ("engine_socket_server", engine_socket_server),
+    ("engine_socket_device", engine_socket_device),
+    ("engine_serial_server", engine_serial_server),
+    ("engine_serial_device", engine_serial_device),
+];
+
+/// The server role on a socket (fed a device's stream, handshake first).
+pub fn engine_socket_server(data: &[u8]) {
+    run(data, true, false);
+}
+
+/// The device role on a socket (fed a server's stream).
+pub fn engine_socket_device(data: &[u8]) {
+    run(data, false, false);
+}
+
+/// The listening end of a serial line.
+pub fn engine_serial_server(data: &[u8]) {
+    run(data, true, true);
+}
+
+/// The connecting end of a serial line.
+pub fn engine_serial_device(data: &[u8]) {
+    run(data, false, true);
+}
+
+fn run(data: &[u8], server: bool, serial: bool) {
+    let [size, step, stream @ ..] = data else { return };
+    let chunk = usize::from(*size) + 1;
+    let step = u64::from(*step);
+    let mut root = if server {
+        Root::new(Identity::new("frank", "cafenet"))
+    } else {
+        let mut root = Root::new(Identity::new("gina", "cafenet"));
+        root.create_block("exp", BlockFlags::UP, vec![0; 44]);
+        root.create_block("imp", BlockFlags::DOWN, vec![0; 24]);
+        root
+    };
+    let cfg = match (server, serial) {
+        (true, false) => ConnectionConfig::socket_server(false),
+        (false, false) => ConnectionConfig::socket_client(false),
+        (true, true) => ConnectionConfig::serial_server(),
+        (false, true) => ConnectionConfig::serial_client(),
+    };
+    let mut now = 0;
+    let mut conn = Connection::new(&mut root, cfg, now);
+    let mut sent = Vec::new();
+    let mut failed = false;
+    conn.poll_transmit(&mut root, now, &mut sent);
+    for piece in stream.chunks(chunk) {
+        now += step;
+        if conn.handle_input(&mut root, piece, now).is_err() {
+            failed = true;
+        }
+        if let Some(t) = conn.poll_timeout() {
+            if t <= now && conn.handle_timeout(&mut root, now).is_err() {
+                failed = true;
+            }
+        }
+        let before = sent.len();
+        conn.poll_transmit(&mut root, now, &mut sent);
+        if failed && !serial {
+            // A socket connection that failed is closed: it writes nothing more.
+            assert_eq!(sent.len(), before, "a failed socket connection kept writing");
+            break;
+        }
+        while conn.poll_event().is_some() {}
+        if failed {
+            // A serial end restarts its link procedure by itself; keep feeding it.
+            failed = false;
+        }
+    }
+    // A socket client that sets the certificate-request bit of its handshake gets the
+    // certificate answer (§8.1 step 4) before the IOCOM stream.
+    let cert_requested = server
+        && !serial
+        && matches!(ClientHandshake::decode(stream), Ok(Decoded::Complete(h, _)) if h.client_type.cert_request);
+    check_stream(&sent, server, serial, cert_requested);
+}
+
+/// Everything transmitted parses as an IOCOM stream of the right kind, to the last byte
+/// (a final frame cut by the end of the run would be "incomplete", which the engine never
+/// produces: it writes whole frames).
+fn check_stream(mut out: &[u8], server: bool, serial: bool, cert_requested: bool) {
+    if cert_requested && !out.is_empty() {
+        match CertificateAnswer::decode(out) {
+            Ok(Decoded::Complete(_, n)) => out = &out[n..],
+            other => panic!("no certificate answer after a certificate request: {other:?}"),
+        }
+    }
+    if !serial && !server {
+        match ClientHandshake::decode(out) {
+            Ok(Decoded::Complete(_, n)) => out = &out[n..],
+            other => panic!("device output does not start with a handshake: {other:?}"),
+        }
+    }
+    while !out.is_empty() {
+        let r = if serial {
+            SerialItem::decode(out).map(|d| d.map(|_| ()))
+        } else {
+            SocketItem::decode(out).map(|d| d.map(|_| ()))
+        };
+        match r {
+            Ok(Decoded::Complete((), n)) => out = &out[n..],
+            Ok(Decoded::Incomplete(k)) => panic!("engine output ends inside an item ({k} more bytes needed)"),
+            Err(e) => panic!("engine output is not a valid IOCOM stream: {e}"),
+        }
+    }
+}
