@@ -51,7 +51,9 @@ pub fn engine_serial_device(data: &[u8]) {
 }
 
 fn run(data: &[u8], server: bool, serial: bool) {
-    let [size, step, stream @ ..] = data else { return };
+    let [size, step, stream @ ..] = data else {
+        return;
+    };
     let chunk = usize::from(*size) + 1;
     let step = u64::from(*step);
     let mut root = if server {
@@ -78,16 +80,21 @@ fn run(data: &[u8], server: bool, serial: bool) {
         if conn.handle_input(&mut root, piece, now).is_err() {
             failed = true;
         }
-        if let Some(t) = conn.poll_timeout() {
-            if t <= now && conn.handle_timeout(&mut root, now).is_err() {
-                failed = true;
-            }
+        if let Some(t) = conn.poll_timeout()
+            && t <= now
+            && conn.handle_timeout(&mut root, now).is_err()
+        {
+            failed = true;
         }
         let before = sent.len();
         conn.poll_transmit(&mut root, now, &mut sent);
         if failed && !serial {
             // A socket connection that failed is closed: it writes nothing more.
-            assert_eq!(sent.len(), before, "a failed socket connection kept writing");
+            assert_eq!(
+                sent.len(),
+                before,
+                "a failed socket connection kept writing"
+            );
             break;
         }
         while conn.poll_event().is_some() {}
@@ -128,7 +135,9 @@ fn check_stream(mut out: &[u8], server: bool, serial: bool, cert_requested: bool
         };
         match r {
             Ok(Decoded::Complete((), n)) => out = &out[n..],
-            Ok(Decoded::Incomplete(k)) => panic!("engine output ends inside an item ({k} more bytes needed)"),
+            Ok(Decoded::Incomplete(k)) => {
+                panic!("engine output ends inside an item ({k} more bytes needed)")
+            }
             Err(e) => panic!("engine output is not a valid IOCOM stream: {e}"),
         }
     }

@@ -817,7 +817,13 @@ pub fn roundtrip_packed_json(data: &[u8]) {
     // The text holds the skipped members too (`title` subtrees), and the JSON reader
     // bounds nesting before anything is skipped: a text nested deeper than MAX_DEPTH is
     // refused, which is right. Only a text within the limit must pack the same.
-    let text_nesting = nesting(&tree, &PackOptions { skip_keys: Vec::new(), ..opts.clone() });
+    let text_nesting = nesting(
+        &tree,
+        &PackOptions {
+            skip_keys: Vec::new(),
+            ..opts.clone()
+        },
+    );
     match packed_json::pack_json_text(&text, &opts) {
         Ok(from_text) => assert_eq!(from_text, bytes, "the JSON text packs differently:\n{text}"),
         Err(PackedJsonError::Json { .. }) if text_nesting > packed_json::MAX_DEPTH => {}
