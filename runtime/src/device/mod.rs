@@ -324,16 +324,7 @@ impl Host for DeviceHost {
     }
 
     fn before_transmit(&self, st: &mut DeviceState) {
-        if st.dirty.is_empty() {
-            return;
-        }
-        let dirty: Vec<BlockId> = st.dirty.iter().copied().collect();
-        for id in dirty {
-            st.root.send(id);
-            if !st.root.has_unsent_changes(id) {
-                st.dirty.remove(&id);
-            }
-        }
+        st.root.send_dirty(&mut st.dirty);
     }
 
     fn closed(&self, st: &mut DeviceState, conn: ConnectionId, reason: &DriveEnd) {

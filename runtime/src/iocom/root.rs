@@ -286,6 +286,15 @@ impl Root {
         })
     }
 
+    /// [`Root::send`] for every block in `dirty`, keeping in the set only the blocks whose
+    /// changes could not all go into a snapshot yet (to be sent again on the next turn).
+    pub fn send_dirty(&mut self, dirty: &mut alloc::collections::BTreeSet<BlockId>) {
+        dirty.retain(|&id| {
+            self.send(id);
+            self.has_unsent_changes(id)
+        });
+    }
+
     fn mark_changed(&mut self, id: BlockId, range: Range<usize>, except: Option<u32>) {
         for slot in self.conns.iter_mut().filter(|s| Some(s.id) != except) {
             for b in slot.bindings.iter_mut().filter(|b| b.block == id) {

@@ -344,16 +344,7 @@ impl Host for ServerHost {
     }
 
     fn before_transmit(&self, st: &mut ServerState) {
-        if st.dirty.is_empty() {
-            return;
-        }
-        let dirty: Vec<BlockId> = st.dirty.iter().copied().collect();
-        for id in dirty {
-            st.root.send(id);
-            if !st.root.has_unsent_changes(id) {
-                st.dirty.remove(&id);
-            }
-        }
+        st.root.send_dirty(&mut st.dirty);
     }
 
     fn closed(&self, st: &mut ServerState, conn: ConnectionId, reason: &DriveEnd) {
