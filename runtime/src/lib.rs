@@ -20,3 +20,5 @@ pub mod net;
 pub mod server;
 #[cfg(feature = "tokio")]
 pub mod signal;
+#[cfg(feature = "tokio")]
+pub mod spy;

@@ -47,6 +47,75 @@ impl fmt::Display for SignalValue {
     }
 }
 
+impl SignalValue {
+    /// Reads a value for signal `sig` from text, the way a person types it: numbers
+    /// (`41.5`, `-3`, `0x1F`), booleans (`true`/`false`, `on`/`off`, `1`/`0`), strings
+    /// as they are (quotes optional), arrays as `[1, 2, 3]` or `1,2,3`. Checks the form
+    /// only; whether the value fits the type (300 into a `uchar`) is checked on write.
+    pub fn parse(sig: &MapSignal, text: &str) -> Result<SignalValue, String> {
+        let text = text.trim();
+        if sig.ty == MapType::Str {
+            let unquoted = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
+            return Ok(SignalValue::Str(unquoted.to_string()));
+        }
+        if sig.array > 1 {
+            let inner = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            let items = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| parse_scalar(sig.ty, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            if items.len() > sig.array {
+                return Err(std::format!(
+                    "{} values for an array of {}",
+                    items.len(),
+                    sig.array
+                ));
+            }
+            return Ok(SignalValue::Array(items));
+        }
+        parse_scalar(sig.ty, text)
+    }
+}
+
+fn parse_scalar(ty: MapType, text: &str) -> Result<SignalValue, String> {
+    let bad = || std::format!("{text:?} is not a {ty} value");
+    match ty {
+        MapType::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "on" | "1" | "yes" => Ok(SignalValue::Bool(true)),
+            "false" | "off" | "0" | "no" => Ok(SignalValue::Bool(false)),
+            _ => Err(bad()),
+        },
+        MapType::Float | MapType::Double => text
+            .parse::<f64>()
+            .map(SignalValue::Float)
+            .map_err(|_| bad()),
+        MapType::Str => Ok(SignalValue::Str(text.to_string())),
+        _ => {
+            let (neg, digits) = match text.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, text),
+            };
+            let magnitude = match digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+            {
+                Some(hex) => i64::from_str_radix(hex, 16),
+                None => digits.parse::<i64>(),
+            }
+            .map_err(|_| bad())?;
+            Ok(SignalValue::Int(if neg { -magnitude } else { magnitude }))
+        }
+    }
+}
+
 /// Why a signal could not be read or written.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -321,6 +390,20 @@ pub fn write(
     }
 }
 
+/// The signal map a device publishes in its static `info` block (packed JSON, §14);
+/// `origin` names it in errors (e.g. `info block of gina1.cafenet`). Unknown keys are
+/// accepted (the parser's warnings are dropped).
+pub fn map_from_info(
+    origin: &str,
+    info: &[u8],
+) -> Result<ferrocom_spec::signals::SignalMap, String> {
+    let tree =
+        ferrocom_wire::packed_json::unpack(info).map_err(|e| std::format!("{origin}: {e}"))?;
+    ferrocom_spec::signals::SignalMap::from_json_str(origin, &tree.to_json_text())
+        .map(|(map, _warnings)| map)
+        .map_err(|e| e.to_string())
+}
+
 /// The byte range of a signal's slot (state byte and value).
 pub fn slot(sig: &MapSignal) -> core::ops::Range<usize> {
     sig.addr..sig.end()
@@ -382,5 +465,48 @@ impl From<&str> for SignalValue {
 impl From<String> for SignalValue {
     fn from(v: String) -> Self {
         SignalValue::Str(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(ty: MapType, array: usize) -> MapSignal {
+        let mut s = MapSignal::new("x", ty);
+        s.array = array;
+        s
+    }
+
+    #[test]
+    fn parses_what_people_type() {
+        let p = |ty, n, t| SignalValue::parse(&sig(ty, n), t);
+        assert_eq!(p(MapType::Float, 1, " 41.5 "), Ok(SignalValue::Float(41.5)));
+        assert_eq!(p(MapType::Int, 1, "-0x10"), Ok(SignalValue::Int(-16)));
+        assert_eq!(p(MapType::Uchar, 1, "300"), Ok(SignalValue::Int(300)));
+        assert_eq!(p(MapType::Boolean, 1, "ON"), Ok(SignalValue::Bool(true)));
+        assert_eq!(
+            p(MapType::Str, 10, "\"hi there\""),
+            Ok(SignalValue::Str("hi there".into()))
+        );
+        assert_eq!(
+            p(MapType::Ushort, 3, "[1, 2,3]"),
+            Ok(SignalValue::Array(vec![
+                SignalValue::Int(1),
+                SignalValue::Int(2),
+                SignalValue::Int(3)
+            ]))
+        );
+        assert!(
+            p(MapType::Ushort, 2, "1,2,3")
+                .unwrap_err()
+                .contains("3 values")
+        );
+        assert!(
+            p(MapType::Float, 1, "fast")
+                .unwrap_err()
+                .contains("not a float")
+        );
+        assert!(p(MapType::Boolean, 1, "maybe").is_err());
     }
 }

@@ -16,7 +16,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::prelude::rust_2024::*;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use ferrocom_spec::signals::SignalMap;
 use ferrocom_wire::packed_json::{PackOptions, pack_json_text};
@@ -31,8 +30,10 @@ use crate::iocom::{
     AUTO_DEVICE_NR, BlockFlags, BlockId, ConnectionConfig, ConnectionId, Event, Identity, Root,
     Transport,
 };
+pub use crate::net::client::{Backoff, Connect};
+use crate::net::client::{ClientPlan, tls_connector};
 use crate::net::driver::{DriveEnd, Host, drive};
-use crate::net::tls::{TlsError, Trust};
+use crate::net::tls::TlsError;
 use crate::signal::{self, SignalAccessError, SignalValue};
 
 /// Starts devices; see [`Device::start`].
@@ -46,49 +47,6 @@ pub enum DeviceNumber {
     Auto,
     /// A fixed number.
     Fixed(u32),
-}
-
-/// Where to connect.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Connect {
-    /// Plain TCP, `host:port`.
-    Tcp(String),
-    /// TLS, `host:port`; `server_name` is checked against the certificate.
-    Tls {
-        /// `host:port`.
-        addr: String,
-        /// DNS name or IP address in the server certificate.
-        server_name: String,
-        /// Which certificates to accept.
-        trust: Trust,
-    },
-    /// A serial port.
-    Serial {
-        /// Device path.
-        path: String,
-        /// Speed.
-        baud: u32,
-    },
-}
-
-/// Reconnection delays: `initial`, doubled after every failed attempt up to `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// First delay.
-    pub initial: Duration,
-    /// Largest delay.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    /// 200 ms doubling up to 5 s (the C device waits about 2 s, §7).
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(200),
-            max: Duration::from_secs(5),
-        }
-    }
 }
 
 /// How to run a device.
@@ -220,6 +178,8 @@ pub(crate) struct DeviceState {
     seen: HashMap<BlockId, Vec<u8>>,
     conn: Option<(u32, Arc<Notify>)>,
     connected: bool,
+    /// Authenticated sessions so far (the reconnect loop's back-off reads it).
+    sessions: u64,
     up: watch::Sender<bool>,
     dirty: BTreeSet<BlockId>,
     events: broadcast::Sender<DeviceEvent>,
@@ -272,6 +232,7 @@ impl Host for DeviceHost {
         match event {
             Event::PeerAuthenticated { .. } => {
                 st.connected = true;
+                st.sessions += 1;
                 st.up.send_replace(true);
                 let _ = st.events.send(DeviceEvent::Connected);
             }
@@ -400,6 +361,7 @@ fn build_host(cfg: &DeviceConfig) -> Result<Arc<DeviceHost>, DeviceError> {
             seen: HashMap::new(),
             conn: None,
             connected: false,
+            sessions: 0,
             up: watch::channel(false).0,
             dirty: BTreeSet::new(),
             events,
@@ -413,78 +375,23 @@ impl Device {
     /// background.
     pub fn start(cfg: DeviceConfig) -> Result<DeviceHandle, DeviceError> {
         let host = build_host(&cfg)?;
-        let tls = match &cfg.connect {
-            Connect::Tls { trust, .. } => {
-                Some(crate::net::tls::connector(trust).map_err(DeviceError::Tls)?)
-            }
-            _ => None,
+        let tls = tls_connector(&cfg.connect).map_err(DeviceError::Tls)?;
+        let mut socket = ConnectionConfig::socket_client(false);
+        socket.frame_size = cfg.frame_size;
+        let mut serial = ConnectionConfig::serial_client();
+        serial.frame_size = cfg.frame_size;
+        let plan = ClientPlan {
+            connect: cfg.connect.clone(),
+            backoff: cfg.backoff,
+            socket,
+            serial,
         };
         let h = host.clone();
         let task = tokio::spawn(async move {
-            let mut delay = cfg.backoff.initial;
-            loop {
-                let label = match &cfg.connect {
-                    Connect::Tcp(a) | Connect::Tls { addr: a, .. } => a.clone(),
-                    Connect::Serial { path, .. } => path.clone(),
-                };
-                let mut sock = ConnectionConfig::socket_client(false);
-                sock.frame_size = cfg.frame_size;
-                let end = match (&cfg.connect, &tls) {
-                    (Connect::Tcp(addr), _) => {
-                        match crate::net::tcp::connect(addr.as_str()).await {
-                            Ok(s) => Some(drive(&*h, s, sock, &label).await),
-                            Err(e) => {
-                                tracing::debug!(server = %label, "connect failed: {e}");
-                                None
-                            }
-                        }
-                    }
-                    (
-                        Connect::Tls {
-                            addr, server_name, ..
-                        },
-                        Some(conn),
-                    ) => match crate::net::tcp::connect(addr.as_str()).await {
-                        Ok(s) => match crate::net::tls::connect(conn, server_name, s).await {
-                            Ok(s) => {
-                                sock.is_tls = true;
-                                Some(drive(&*h, s, sock, &label).await)
-                            }
-                            Err(e) => {
-                                tracing::warn!(server = %label, "TLS handshake failed: {e}");
-                                None
-                            }
-                        },
-                        Err(e) => {
-                            tracing::debug!(server = %label, "connect failed: {e}");
-                            None
-                        }
-                    },
-                    (Connect::Serial { path, baud }, _) => {
-                        match crate::net::serial::open(path, *baud) {
-                            Ok(port) => {
-                                let mut c = ConnectionConfig::serial_client();
-                                c.frame_size = cfg.frame_size;
-                                Some(drive(&*h, port, c, &label).await)
-                            }
-                            Err(e) => {
-                                tracing::debug!(port = %label, "cannot open: {e}");
-                                None
-                            }
-                        }
-                    }
-                    (Connect::Tls { .. }, None) => None,
-                };
-                let was_up = end.is_some();
-                if was_up {
-                    // A session was established: start the back-off over.
-                    delay = cfg.backoff.initial;
-                }
-                tokio::time::sleep(delay).await;
-                if !was_up {
-                    delay = (delay * 2).min(cfg.backoff.max);
-                }
-            }
+            crate::net::client::run(&*h, &plan, tls.as_ref(), |h: &DeviceHost| {
+                h.state.lock().unwrap_or_else(|p| p.into_inner()).sessions
+            })
+            .await;
         });
         Ok(DeviceHandle { host, task })
     }

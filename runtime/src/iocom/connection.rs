@@ -52,6 +52,11 @@ pub struct ConnectionConfig {
     pub frame_size: Option<usize>,
     /// The socket is TLS: mark byte 5B, password, authorization (§8.1, §9.4).
     pub is_tls: bool,
+    /// This end only watches (a spy, a monitor): it binds announced blocks only as a
+    /// target, creates dynamic blocks only for data flowing to it, and so never sends
+    /// block data. Without it, an upper end that mirrors a device's downward blocks would
+    /// send its own (zero) key frame of them on binding and overwrite the real values.
+    pub observe_only: bool,
 }
 
 impl ConnectionConfig {
@@ -64,6 +69,20 @@ impl ConnectionConfig {
             allow_dynamic: false,
             frame_size: None,
             is_tls,
+            observe_only: false,
+        }
+    }
+
+    /// A watcher (spy, monitor) connecting *down* to a server over TCP/TLS: the server
+    /// announces every block it has, including its devices' mirrors, and this end mirrors
+    /// those whose data flows up to it, never sending any block data
+    /// ([`observe_only`](Self::observe_only)).
+    pub fn socket_observer(is_tls: bool) -> Self {
+        ConnectionConfig {
+            connect_up: false,
+            allow_dynamic: true,
+            observe_only: true,
+            ..Self::socket_client(is_tls)
         }
     }
 
@@ -76,6 +95,7 @@ impl ConnectionConfig {
             allow_dynamic: true,
             frame_size: None,
             is_tls,
+            observe_only: false,
         }
     }
 
@@ -632,6 +652,14 @@ impl Connection {
         let name = m.block_name.unwrap_or("");
         let recv = BlockFlags(u16::try_from(m.block_flags & 0xFFFF).unwrap_or(0));
         let size = usize::try_from(m.size).unwrap_or(usize::MAX);
+        let (src, tgt) = if self.connect_up {
+            (BlockFlags::UP, BlockFlags::DOWN)
+        } else {
+            (BlockFlags::DOWN, BlockFlags::UP)
+        };
+        if self.cfg.observe_only && !recv.contains(tgt) {
+            return;
+        }
         let id = match root.find_block(name, &device_name, device_nr, &network) {
             Some(b) => b.id,
             None if self.cfg.allow_dynamic => {
@@ -645,13 +673,16 @@ impl Connection {
                 if size > 16 << 20 {
                     return;
                 }
+                let data = root
+                    .take_preset(name, &device_name, device_nr, &network, size)
+                    .unwrap_or_else(|| alloc::vec![0; size]);
                 let Some(id) = root.insert_block(
                     name,
                     &device_name,
                     device_nr,
                     &network,
                     flags,
-                    alloc::vec![0; size],
+                    data,
                     Some(self.id),
                 ) else {
                     return;
@@ -670,12 +701,7 @@ impl Connection {
         {
             block.data.resize(size, 0);
         }
-        let (src, tgt) = if self.connect_up {
-            (BlockFlags::UP, BlockFlags::DOWN)
-        } else {
-            (BlockFlags::DOWN, BlockFlags::UP)
-        };
-        let as_source = block.flags.contains(src) && recv.contains(src);
+        let as_source = !self.cfg.observe_only && block.flags.contains(src) && recv.contains(src);
         let as_target = block.flags.contains(tgt) && recv.contains(tgt);
         if !as_source && !as_target {
             return;

@@ -2,6 +2,7 @@
 //! per-(connection, block) source and target buffers of every connection.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -97,6 +98,9 @@ pub struct Root {
     next_serial: u64,
     pub(crate) conns: Vec<ConnSlot>,
     next_conn: u32,
+    /// Initial content of dynamic blocks yet to be created, by (block name, device name,
+    /// device number, network); see [`Root::preset_dynamic_block`].
+    presets: BTreeMap<(String, String, u32, String), Vec<u8>>,
     pub(crate) authorizer: Option<Box<dyn Authorizer + Send>>,
     pub(crate) numbers: Box<dyn DeviceNumbers + Send>,
 }
@@ -125,6 +129,7 @@ impl Root {
             next_serial: 1,
             conns: Vec::new(),
             next_conn: 1,
+            presets: BTreeMap::new(),
             authorizer: None,
             numbers: Box::new(MemoryNumbers::new(1)),
         }
@@ -199,6 +204,40 @@ impl Root {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// Sets what a dynamically created block starts with instead of zeros: the next
+    /// time a peer announces block `name` of `device_name` `device_nr` on `network` with
+    /// this size, the mirror holds `data` from the start, so the key frame that a new
+    /// source binding takes at once already carries it. A server uses this for the
+    /// downward values it owns when a device reconnects. Used once, then forgotten.
+    pub fn preset_dynamic_block(
+        &mut self,
+        name: &str,
+        device_name: &str,
+        device_nr: u32,
+        network: &str,
+        data: Vec<u8>,
+    ) {
+        self.presets.insert(
+            (name.into(), device_name.into(), device_nr, network.into()),
+            data,
+        );
+    }
+
+    /// The preset content for a dynamic block of `size` bytes, if one was set (and
+    /// forgets it); see [`Root::preset_dynamic_block`].
+    pub(crate) fn take_preset(
+        &mut self,
+        name: &str,
+        device_name: &str,
+        device_nr: u32,
+        network: &str,
+        size: usize,
+    ) -> Option<Vec<u8>> {
+        let key = (name.into(), device_name.into(), device_nr, network.into());
+        let data = self.presets.remove(&key)?;
+        (data.len() == size).then_some(data)
+    }
+
     pub(crate) fn insert_block(
         &mut self,
         name: &str,
@@ -354,6 +393,12 @@ impl Root {
         }
         self.free_ids.push(id.0);
         Some(block)
+    }
+
+    /// `true` when this end is the lower one on connection `conn` (it announces its
+    /// blocks there, and relays what its other connections receive).
+    pub(crate) fn is_connect_up(&self, conn: u32) -> bool {
+        self.conns.iter().any(|s| s.id == conn && s.connect_up)
     }
 
     pub(crate) fn attach(&mut self, connect_up: bool) -> u32 {

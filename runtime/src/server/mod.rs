@@ -55,7 +55,12 @@ pub struct Server;
 struct BlockRecord {
     id: Option<BlockId>,
     flags: BlockFlags,
+    /// The block as the server shows it (state bytes lose CONNECTED while the device is
+    /// away).
     data: Vec<u8>,
+    /// Downward blocks only: the content the server owns, as last written by it, never
+    /// marked disconnected. A reconnecting device gets exactly this.
+    owned: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -115,8 +120,13 @@ impl ServerState {
                 br.id = Some(id);
                 br.flags = flags;
                 if downward {
-                    // The server owns downward values: the new mirror starts from them.
-                    restore = Some(br.data.clone());
+                    // The mirror normally starts from the owned values already (preset
+                    // in `connection_lost`); if it did not (the block came back with
+                    // another size first), they are written and sent now.
+                    if fresh != br.owned {
+                        restore = Some(br.owned.clone());
+                    }
+                    br.data.clone_from(&br.owned);
                 }
             }
             _ => {
@@ -125,6 +135,7 @@ impl ServerState {
                     BlockRecord {
                         id: Some(id),
                         flags,
+                        owned: if downward { fresh.clone() } else { Vec::new() },
                         data: fresh,
                     },
                 );
@@ -195,14 +206,8 @@ impl ServerState {
     }
 
     fn learn_map(&mut self, key: &DeviceRef, info: &[u8]) {
-        let parsed = ferrocom_wire::packed_json::unpack(info)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                SignalMap::from_json_str(&std::format!("info block of {key}"), &v.to_json_text())
-                    .map_err(|e| e.to_string())
-            });
-        let map = match parsed {
-            Ok((map, _warnings)) => map,
+        let map = match signal::map_from_info(&std::format!("info block of {key}"), info) {
+            Ok(map) => map,
             Err(e) => {
                 tracing::warn!(device = %key, "cannot read the signal map in the info block: {e}");
                 return;
@@ -240,6 +245,17 @@ impl ServerState {
         }
     }
 
+    /// Wakes the connections on which this server is the lower end (spies, UIs, an upper
+    /// server): the engine relayed what `from` brought (new blocks to announce, data,
+    /// removals) into their send queues.
+    fn wake_observers(&self, from: u32) {
+        for (id, c) in &self.conns {
+            if *id != from && self.root.is_connect_up(*id) {
+                c.wake.notify_one();
+            }
+        }
+    }
+
     /// The device(s) on `conn` are gone: clear CONNECTED in every signal's state byte.
     fn connection_lost(&mut self, conn: u32, reason: &str) {
         let mut events = Vec::new();
@@ -252,6 +268,17 @@ impl ServerState {
             for (name, br) in rec.blocks.iter_mut() {
                 if let Some(id) = br.id.take() {
                     self.by_block.remove(&id);
+                }
+                if br.flags.contains(BlockFlags::DOWN) {
+                    // When the device is back, its new mirror starts from the values the
+                    // server owns, so the first key frame does not carry zeros.
+                    self.root.preset_dynamic_block(
+                        name,
+                        &key.name,
+                        key.number,
+                        &key.network,
+                        br.owned.clone(),
+                    );
                 }
                 let Some(mb) = rec.map.as_ref().and_then(|m| m.block(name)) else {
                     continue;
@@ -317,9 +344,16 @@ impl Host for ServerHost {
                     "peer authenticated"
                 );
             }
-            Event::BlockCreated { block } => st.block_created(conn.0, block),
-            Event::DataReceived { block, range } => st.data_received(block, range),
+            Event::BlockCreated { block } => {
+                st.block_created(conn.0, block);
+                st.wake_observers(conn.0);
+            }
+            Event::DataReceived { block, range } => {
+                st.data_received(block, range);
+                st.wake_observers(conn.0);
+            }
             Event::BlockRemoved { block, .. } => {
+                st.wake_observers(conn.0);
                 if let Some((key, name)) = st.by_block.remove(&block)
                     && let Some(br) = st
                         .devices
@@ -655,11 +689,22 @@ impl ServerHandle {
                 signal: std::format!("{block}.{signal}"),
             });
         }
+        signal::write(block, &sig, &mut br.owned, &value, State::CONNECTED)?;
         signal::write(block, &sig, &mut br.data, &value, State::CONNECTED)?;
         let slot = signal::slot(&sig);
-        let bytes = br.data.get(slot.clone()).map(<[u8]>::to_vec);
+        let bytes = br.owned.get(slot.clone()).map(<[u8]>::to_vec);
         let id = br.id;
         let conn = rec.conn;
+        if id.is_none() {
+            // Offline: the reconnecting device's mirror will start from this.
+            st.root.preset_dynamic_block(
+                block,
+                &device.name,
+                device.number,
+                &device.network,
+                br.owned.clone(),
+            );
+        }
         if let (Some(id), Some(bytes)) = (id, bytes) {
             st.root.write(id, slot.start, &bytes);
             st.root.send(id);
