@@ -5,8 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cert;
 mod conform;
+mod connect;
+mod device;
 mod r#gen;
+mod server;
+mod spy;
 
 /// ferrocom: secure, real-time IO-signal communication, byte-compatible with IOCOM.
 #[derive(Debug, Parser)]
@@ -19,12 +24,20 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Gen(r#gen::GenArgs),
+    Server(server::ServerArgs),
+    Device(device::DeviceArgs),
+    Spy(spy::SpyArgs),
+    Cert(cert::CertArgs),
     Conform(conform::ConformArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Gen(args) => r#gen::run(args),
+        Command::Server(args) => server::run(args),
+        Command::Device(args) => device::run(args),
+        Command::Spy(args) => spy::run(args),
+        Command::Cert(args) => cert::run(args),
         Command::Conform(args) => conform::cmd(args),
     }
 }

@@ -469,6 +469,7 @@ impl From<String> for SignalValue {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -96,20 +96,18 @@ async fn reconnecting_device_never_sees_zeros_for_downward_values() {
     let mut writes = Vec::new();
     within(Duration::from_secs(10), async {
         loop {
-            match dev_events.recv().await.expect("device gone") {
-                DeviceEvent::Write {
-                    signal,
-                    value,
-                    state,
-                    ..
-                } => {
-                    let done = signal == "label" && value == SignalValue::Str("second".into());
-                    writes.push((signal, value, state));
-                    if done {
-                        return;
-                    }
+            if let DeviceEvent::Write {
+                signal,
+                value,
+                state,
+                ..
+            } = dev_events.recv().await.expect("device gone")
+            {
+                let done = signal == "label" && value == SignalValue::Str("second".into());
+                writes.push((signal, value, state));
+                if done {
+                    return;
                 }
-                _ => {}
             }
         }
     })

@@ -203,7 +203,6 @@ impl Root {
         self.insert_block(name, &dn, nr, &net, flags, data, None)
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// Sets what a dynamically created block starts with instead of zeros: the next
     /// time a peer announces block `name` of `device_name` `device_nr` on `network` with
     /// this size, the mirror holds `data` from the start, so the key frame that a new
@@ -238,6 +237,7 @@ impl Root {
         (data.len() == size).then_some(data)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert_block(
         &mut self,
         name: &str,
