@@ -27,7 +27,8 @@ as IOCOM's build merges them — assigns addresses as IOCOM does, and writes one
 --rust   a Rust module: a const Signal<T> per signal and a typed block type per memory block\n  \
 --c      a C header with IOCOM's names (<DEVICE>_<BLOCK>_MBLK_SZ, the <device>_t signal struct, ...)\n  \
 --info   the packed info block (eosal binary JSON) a device publishes\n  \
---table  a table of blocks, addresses, signals, types, element counts and slot sizes\n\n\
+--table  a table of blocks, addresses, signals, types, element counts and slot sizes\n  \
+--stubs  typed device and server stubs running on ferrocom-runtime\n\n\
 Errors name the file, line and column; the exit code is 2 for bad input.",
     after_help = "Examples:\n  ferrocom gen --map config/signals/signals.json --table\n  \
 ferrocom gen --map config/signals/signals.json --c -o include/signals.h\n  \
@@ -80,6 +81,10 @@ struct What {
     /// A table of the layout (Markdown).
     #[arg(long)]
     table: bool,
+    /// Typed device and server stubs on ferrocom-runtime (`Gina::connect`,
+    /// `server.device::<Gina>("gina1")`).
+    #[arg(long)]
+    stubs: bool,
 }
 
 /// Runs `ferrocom gen`; messages go to standard error.
@@ -126,7 +131,11 @@ fn generate(args: &GenArgs) -> Result<Vec<u8>, BindingsError> {
     if args.what.c {
         return Ok(c_header_for_map(map, &opts)?.into_bytes());
     }
-    let tokens = rust_for_map(map, &opts)?;
+    let tokens = if args.what.stubs {
+        ferrocom_codegen::signals::rust_stubs_for_map(map, &opts, "::ferrocom_runtime")?
+    } else {
+        rust_for_map(map, &opts)?
+    };
     let text =
         ferrocom_codegen::pretty(&tokens).map_err(|e| BindingsError::Internal(e.to_string()))?;
     Ok(text.into_bytes())

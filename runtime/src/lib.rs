@@ -22,3 +22,5 @@ pub mod server;
 pub mod signal;
 #[cfg(feature = "tokio")]
 pub mod spy;
+#[cfg(feature = "tokio")]
+pub mod typed;

@@ -116,10 +116,70 @@ fn parse_scalar(ty: MapType, text: &str) -> Result<SignalValue, String> {
     }
 }
 
+/// A Rust type that holds a signal's value: what generated stubs take and return
+/// (`f32` for a `float`, `[u16; 3]` for a `ushort` array of 3, `String` for a `str`).
+pub trait SignalData: Sized {
+    /// The value as a [`SignalValue`].
+    fn into_value(self) -> SignalValue;
+    /// The value from a [`SignalValue`], if it has this shape.
+    fn from_value(v: &SignalValue) -> Option<Self>;
+}
+
+macro_rules! data_conv {
+    ($($t:ty),*) => {$(
+        impl SignalData for $t {
+            fn into_value(self) -> SignalValue {
+                Conv::to_value(self)
+            }
+            fn from_value(v: &SignalValue) -> Option<Self> {
+                <$t as Conv>::from_value(v)
+            }
+        }
+    )*};
+}
+data_conv!(
+    bool, i8, u8, i16, u16, i32, u32, i64, f32, f64, Dec01, Dec001
+);
+
+impl SignalData for String {
+    fn into_value(self) -> SignalValue {
+        SignalValue::Str(self)
+    }
+    fn from_value(v: &SignalValue) -> Option<Self> {
+        match v {
+            SignalValue::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: SignalData, const N: usize> SignalData for [T; N] {
+    fn into_value(self) -> SignalValue {
+        SignalValue::Array(self.into_iter().map(SignalData::into_value).collect())
+    }
+    fn from_value(v: &SignalValue) -> Option<Self> {
+        let SignalValue::Array(items) = v else {
+            return None;
+        };
+        let vals: Vec<T> = items.iter().map(T::from_value).collect::<Option<_>>()?;
+        vals.try_into().ok()
+    }
+}
+
 /// Why a signal could not be read or written.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SignalAccessError {
+    /// A typed accessor (a generated stub) asked for another Rust type than the signal
+    /// holds: the map a device published differs from the one the stub was made from.
+    TypeMismatch {
+        /// `block.signal`.
+        signal: String,
+        /// The Rust type asked for.
+        rust_type: &'static str,
+        /// What the signal holds.
+        value: SignalValue,
+    },
     /// The slot is outside the block, or the bytes are not valid for the type.
     Layout {
         /// `block.signal`.
@@ -142,6 +202,14 @@ pub enum SignalAccessError {
 impl fmt::Display for SignalAccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            SignalAccessError::TypeMismatch {
+                signal,
+                rust_type,
+                value,
+            } => write!(
+                f,
+                "signal {signal} holds {value}, which is not a {rust_type}"
+            ),
             SignalAccessError::Layout { signal, error } => write!(f, "signal {signal}: {error}"),
             SignalAccessError::WrongValue { signal, ty, value } => {
                 write!(f, "signal {signal} of type {ty} cannot hold {value}")
@@ -189,7 +257,7 @@ impl Conv for f32 {
         SignalValue::Float(f64::from(self))
     }
     fn from_value(v: &SignalValue) -> Option<Self> {
-        f64::from_value(v).map(|x| x as f32)
+        <f64 as Conv>::from_value(v).map(|x| x as f32)
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Bindings {
     search_dirs: Vec<PathBuf>,
     rust_file: Option<PathBuf>,
     c_header: Option<PathBuf>,
+    stubs_file: Option<PathBuf>,
+    runtime: String,
     out_dir: Option<PathBuf>,
     options: BindingsOptions,
     info: bool,
@@ -51,6 +53,7 @@ impl fmt::Debug for Bindings {
             .field("search_dirs", &self.search_dirs)
             .field("rust_file", &self.rust_file)
             .field("c_header", &self.c_header)
+            .field("stubs_file", &self.stubs_file)
             .field("out_dir", &self.out_dir)
             .field("options", &self.options)
             .field("info", &self.info)
@@ -80,6 +83,8 @@ impl Bindings {
             search_dirs: Vec::new(),
             rust_file: None,
             c_header: None,
+            stubs_file: None,
+            runtime: "::ferrocom_runtime".to_string(),
             out_dir: None,
             options: BindingsOptions::default(),
             info: true,
@@ -112,6 +117,19 @@ impl Bindings {
     /// include guard (`gina_signals.h` → `IOC_GINA_SIGNALS_INCLUDED`).
     pub fn c_header(mut self, name: impl AsRef<Path>) -> Self {
         self.c_header = Some(name.as_ref().to_path_buf());
+        self
+    }
+
+    /// Writes typed device and server stubs (on `ferrocom-runtime`) to this file: see
+    /// [`rust_stubs_for_map`](super::rust_stubs_for_map).
+    pub fn stubs_file(mut self, name: impl AsRef<Path>) -> Self {
+        self.stubs_file = Some(name.as_ref().to_path_buf());
+        self
+    }
+
+    /// Path of the runtime crate in generated stubs (default `::ferrocom_runtime`).
+    pub fn runtime_crate(mut self, path: &str) -> Self {
+        self.runtime = path.to_string();
         self
     }
 
@@ -150,7 +168,7 @@ impl Bindings {
 
     /// Reads the map, generates and writes the requested files.
     pub fn generate(self) -> Result<Generated, BindingsError> {
-        if self.rust_file.is_none() && self.c_header.is_none() {
+        if self.rust_file.is_none() && self.c_header.is_none() && self.stubs_file.is_none() {
             return Err(BindingsError::NothingToGenerate);
         }
         let out_dir = match &self.out_dir {
@@ -196,6 +214,14 @@ impl Bindings {
                 options.c_header_name = file.to_string_lossy().into_owned();
             }
             let text = c_header_for_map(&loaded.map, &options)?;
+            let path = out_dir.join(name);
+            write(&path, &text)?;
+            files.push(path);
+        }
+        if let Some(name) = &self.stubs_file {
+            let tokens = super::rust_stubs_for_map(&loaded.map, &options, &self.runtime)?;
+            let text =
+                crate::pretty(&tokens).map_err(|e| BindingsError::Internal(e.to_string()))?;
             let path = out_dir.join(name);
             write(&path, &text)?;
             files.push(path);

@@ -27,6 +27,7 @@ mod build;
 mod c;
 mod names;
 mod rust;
+mod stubs;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use ferrocom_spec::signals::{
 pub use build::{Bindings, Generated};
 pub use c::c_header_for_map;
 pub use rust::{rust_for_block, rust_for_map};
+pub use stubs::rust_stubs_for_map;
 
 /// Options of [`rust_for_map`], [`rust_for_block`] and [`c_header_for_map`].
 #[derive(Debug, Clone)]

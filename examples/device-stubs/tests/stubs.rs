@@ -1,0 +1,103 @@
+//! The generated stubs on both ends of a real TCP connection: the typed device sets its
+//! upward signals and hears typed writes; the typed server handle reads them, writes
+//! downward signals and hears typed changes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use ferrocom_example_device_stubs::{Thermostat, ThermostatChange, ThermostatWrite};
+use ferrocom_runtime::device::Connect;
+use ferrocom_runtime::server::{Endpoint, Server, ServerConfig, ServerEvent};
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("timed out")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_device_and_typed_server_handle() {
+    let db = std::env::temp_dir().join(format!("ferrocom-stubs-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let mut cfg = ServerConfig::new("cafenet", &db);
+    cfg.endpoints
+        .push(Endpoint::Tcp("127.0.0.1:0".parse().unwrap()));
+    let server = Server::start(cfg).await.unwrap();
+    let mut events = server.subscribe();
+    let addr = server.local_addrs()[0];
+
+    let device =
+        Thermostat::connect(Thermostat::config("cafenet", Connect::Tcp(addr.to_string())).unwrap())
+            .unwrap();
+    let mut writes = device.writes();
+    within(device.wait_connected()).await;
+    within(async {
+        while !matches!(
+            events.recv().await,
+            Some(ServerEvent::SignalMapLearned { .. })
+        ) {}
+    })
+    .await;
+
+    // Device → server, typed both ends.
+    let remote = server.device::<Thermostat>("thermostat").unwrap();
+    assert_eq!(remote.device().name, "thermostat");
+    let mut changes = remote.changes();
+    device.set_temperature(21.5).unwrap();
+    device.set_heating(true).unwrap();
+    device.set_history([200, 205, -3, 0]).unwrap();
+    device.set_status("warming up".to_string()).unwrap();
+    let mut seen = Vec::new();
+    within(async {
+        while let Some(c) = changes.recv().await {
+            let last = matches!(c, ThermostatChange::Status { .. });
+            seen.push(c);
+            if last {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        seen.iter().any(|c| matches!(c, ThermostatChange::Temperature { value, state } if *value == 21.5 && state.is_connected())),
+        "{seen:?}"
+    );
+    assert_eq!(remote.temperature().unwrap().0, 21.5);
+    assert!(remote.heating().unwrap().0);
+    assert_eq!(remote.history().unwrap().0, [200, 205, -3, 0]);
+    assert_eq!(remote.status().unwrap().0, "warming up");
+
+    // Server → device, typed both ends.
+    remote.set_setpoint(19.0).unwrap();
+    remote.set_schedule([600, 1320, 0]).unwrap();
+    let mut got = Vec::new();
+    within(async {
+        while let Some(w) = writes.recv().await {
+            let last = matches!(w, ThermostatWrite::Schedule { .. });
+            got.push(w);
+            if last {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        got.iter()
+            .any(|w| matches!(w, ThermostatWrite::Setpoint { value, .. } if *value == 19.0)),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(
+            |w| matches!(w, ThermostatWrite::Schedule { value, .. } if *value == [600, 1320, 0])
+        ),
+        "{got:?}"
+    );
+    assert_eq!(device.setpoint().unwrap().0, 19.0);
+
+    // An unknown device is an error, not a panic.
+    assert!(server.device::<Thermostat>("nosuch").is_err());
+
+    device.shutdown().await;
+    server.shutdown().await;
+    let _ = std::fs::remove_file(&db);
+}
