@@ -692,7 +692,7 @@ impl Connection {
             }
             None => return,
         };
-        let Some(block) = root.blocks.iter_mut().find(|b| b.id == id) else {
+        let Some(block) = root.blocks.by_id_mut(id) else {
             return;
         };
         if block.flags.contains(BlockFlags::ALLOW_RESIZE)
@@ -801,9 +801,7 @@ impl Connection {
         let id = BlockId(id);
         let me = self.id;
         let Root { conns, blocks, .. } = &mut *root;
-        let Some(target) = conns
-            .iter_mut()
-            .find(|s| s.id == me)
+        let Some(target) = super::root::slot_in(conns, me)
             .and_then(|s| s.bindings.iter_mut().find(|b| b.block == id))
             .and_then(|b| b.target.as_mut())
         else {
@@ -814,7 +812,7 @@ impl Connection {
             .apply(at, data, flags.contains(FrameFlags::DELTA))
             .map_err(|block_size| ConnectionError::AddressBeyondBlock { addr, block_size })?;
         if flags.contains(FrameFlags::SYNC) {
-            let Some(block) = blocks.iter_mut().find(|b| b.id == id) else {
+            let Some(block) = blocks.by_id_mut(id) else {
                 return Ok(());
             };
             if let Some(range) = target.publish(&mut block.data) {
@@ -1006,7 +1004,8 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<Option<bool>, ConnectionError> {
         let me = self.id;
-        let Some(slot) = root.conns.iter().find(|s| s.id == me) else {
+        let Some(slot) = super::root::slot_index(&root.conns, me).and_then(|i| root.conns.get(i))
+        else {
             return Ok(None);
         };
         let assigned = slot.assigned_nr;
@@ -1030,7 +1029,7 @@ impl Connection {
                 return Ok(None);
             };
             let block = slot.bindings.get(j).map(|b| b.block);
-            let Some(i) = block.and_then(|id| root.blocks.iter().position(|b| b.id == id)) else {
+            let Some(i) = block.and_then(|id| root.blocks.index_of(id)) else {
                 if let Some(b) = root.slot(me).and_then(|s| s.bindings.get_mut(j)) {
                     b.reply_pending = false;
                 }
@@ -1125,7 +1124,7 @@ impl Connection {
         let transport = self.cfg.transport;
         let frame_limit = self.frame_limit;
         let Root { conns, blocks, .. } = &mut *root;
-        let Some(slot) = conns.iter_mut().find(|s| s.id == me) else {
+        let Some(slot) = super::root::slot_in(conns, me) else {
             return Ok(false);
         };
         let n = slot.bindings.len();
@@ -1138,7 +1137,7 @@ impl Connection {
             let Some(src) = b.source.as_mut().filter(|s| s.busy()) else {
                 continue;
             };
-            let Some(block) = blocks.iter().find(|x| x.id == b.block) else {
+            let Some(block) = blocks.by_id(b.block) else {
                 continue;
             };
             let Some(addr) = src.next_addr() else {

@@ -91,7 +91,7 @@ pub(crate) struct ConnSlot {
 /// Process-wide IOCOM state shared by all connections.
 pub struct Root {
     pub(crate) identity: Identity,
-    pub(crate) blocks: Vec<MemoryBlock>,
+    pub(crate) blocks: Blocks,
     first_id: u16,
     next_id: u16,
     free_ids: Vec<u16>,
@@ -122,7 +122,7 @@ impl Root {
     pub fn new(identity: Identity) -> Self {
         Root {
             identity,
-            blocks: Vec::new(),
+            blocks: Blocks::default(),
             first_id: FIRST_BLOCK_ID,
             next_id: FIRST_BLOCK_ID,
             free_ids: Vec::new(),
@@ -168,7 +168,7 @@ impl Root {
 
     /// A block by id.
     pub fn block(&self, id: BlockId) -> Option<&MemoryBlock> {
-        self.blocks.iter().find(|b| b.id == id)
+        self.blocks.by_id(id)
     }
 
     /// A block by its wire identity.
@@ -281,7 +281,7 @@ impl Root {
     /// sends the block. Returns `false` (and writes nothing) if the block does not exist
     /// or the range does not fit. Call [`Root::send`] to publish the snapshot.
     pub fn write(&mut self, id: BlockId, addr: usize, bytes: &[u8]) -> bool {
-        let Some(block) = self.blocks.iter_mut().find(|b| b.id == id) else {
+        let Some(block) = self.blocks.by_id_mut(id) else {
             return false;
         };
         let Some(dst) = block.data.get_mut(addr..addr.saturating_add(bytes.len())) else {
@@ -300,7 +300,7 @@ impl Root {
     /// Takes a snapshot of the block's changes on every connection that sends it
     /// (the C application's "send" call, §11.2).
     pub fn send(&mut self, id: BlockId) {
-        let Some(block) = self.blocks.iter().find(|b| b.id == id) else {
+        let Some(block) = self.blocks.by_id(id) else {
             return;
         };
         let is_static = block.is_static();
@@ -348,7 +348,7 @@ impl Root {
     /// other connections (§11.4, how a server passes data up or down).
     pub(crate) fn relay(&mut self, id: BlockId, range: Range<usize>, from: u32) {
         self.mark_changed(id, range, Some(from));
-        let Some(block) = self.blocks.iter().find(|b| b.id == id) else {
+        let Some(block) = self.blocks.by_id(id) else {
             return;
         };
         let is_static = block.is_static();
@@ -372,8 +372,7 @@ impl Root {
         id: BlockId,
         from: Option<u32>,
     ) -> Option<MemoryBlock> {
-        let pos = self.blocks.iter().position(|b| b.id == id)?;
-        let block = self.blocks.remove(pos);
+        let block = self.blocks.remove(id)?;
         for slot in &mut self.conns {
             let mut peer = None;
             slot.bindings.retain(|b| {
@@ -397,8 +396,11 @@ impl Root {
 
     /// `true` when this end is the lower one on connection `conn` (it announces its
     /// blocks there, and relays what its other connections receive).
+    #[cfg(feature = "tokio")]
     pub(crate) fn is_connect_up(&self, conn: u32) -> bool {
-        self.conns.iter().any(|s| s.id == conn && s.connect_up)
+        let i = slot_index(&self.conns, conn);
+        i.and_then(|i| self.conns.get(i))
+            .is_some_and(|s| s.connect_up)
     }
 
     pub(crate) fn attach(&mut self, connect_up: bool) -> u32 {
@@ -416,7 +418,7 @@ impl Root {
     }
 
     pub(crate) fn slot(&mut self, conn: u32) -> Option<&mut ConnSlot> {
-        self.conns.iter_mut().find(|s| s.id == conn)
+        slot_in(&mut self.conns, conn)
     }
 
     /// Connection state reset (§8.4): bindings discarded, dynamic blocks the connection
@@ -454,5 +456,81 @@ impl Root {
     pub(crate) fn detach(&mut self, conn: u32, events: &mut impl Extend<Event>) {
         self.reset_conn(conn, false, events);
         self.conns.retain(|s| s.id != conn);
+    }
+}
+
+/// Index of connection `conn` in `conns`. Connection ids are handed out in increasing
+/// order and slots are appended, so the list is sorted, unless the 32-bit id counter
+/// wrapped; then a linear search finds it. A server with thousands of connections looks
+/// its slot up for every frame.
+pub(crate) fn slot_index(conns: &[ConnSlot], conn: u32) -> Option<usize> {
+    conns
+        .binary_search_by_key(&conn, |s| s.id)
+        .ok()
+        .or_else(|| conns.iter().position(|s| s.id == conn))
+}
+
+/// The slot of connection `conn`; see [`slot_index`].
+pub(crate) fn slot_in(conns: &mut [ConnSlot], conn: u32) -> Option<&mut ConnSlot> {
+    let i = slot_index(conns, conn)?;
+    conns.get_mut(i)
+}
+
+/// The root's memory blocks in creation order (announcements follow it, §10.3), with an
+/// index by id: a server with thousands of devices looks a block up for every frame.
+#[derive(Debug, Default)]
+pub(crate) struct Blocks {
+    list: Vec<MemoryBlock>,
+    pos: BTreeMap<u16, usize>,
+}
+
+impl Blocks {
+    pub(crate) fn iter(&self) -> core::slice::Iter<'_, MemoryBlock> {
+        self.list.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The block at creation position `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<&MemoryBlock> {
+        self.list.get(i)
+    }
+
+    pub(crate) fn index_of(&self, id: BlockId) -> Option<usize> {
+        self.pos.get(&id.0).copied()
+    }
+
+    pub(crate) fn by_id(&self, id: BlockId) -> Option<&MemoryBlock> {
+        self.list.get(self.index_of(id)?)
+    }
+
+    pub(crate) fn by_id_mut(&mut self, id: BlockId) -> Option<&mut MemoryBlock> {
+        let i = self.index_of(id)?;
+        self.list.get_mut(i)
+    }
+
+    pub(crate) fn push(&mut self, block: MemoryBlock) {
+        self.pos.insert(block.id.0, self.list.len());
+        self.list.push(block);
+    }
+
+    pub(crate) fn remove(&mut self, id: BlockId) -> Option<MemoryBlock> {
+        let i = self.pos.remove(&id.0)?;
+        if i >= self.list.len() {
+            return None;
+        }
+        let block = self.list.remove(i);
+        for p in self.pos.values_mut() {
+            if *p > i {
+                *p -= 1;
+            }
+        }
+        Some(block)
     }
 }

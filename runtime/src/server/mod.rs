@@ -82,6 +82,9 @@ pub(crate) struct ServerState {
     dirty: BTreeSet<BlockId>,
     events: broadcast::Sender<ServerEvent>,
     strict: bool,
+    /// Connections on which this server is the lower end (spies, UIs, upper servers):
+    /// woken when another connection brings something to relay to them.
+    observers: BTreeSet<u32>,
 }
 
 pub(crate) struct ServerHost {
@@ -249,8 +252,8 @@ impl ServerState {
     /// server): the engine relayed what `from` brought (new blocks to announce, data,
     /// removals) into their send queues.
     fn wake_observers(&self, from: u32) {
-        for (id, c) in &self.conns {
-            if *id != from && self.root.is_connect_up(*id) {
+        for id in self.observers.iter().filter(|id| **id != from) {
+            if let Some(c) = self.conns.get(id) {
                 c.wake.notify_one();
             }
         }
@@ -343,6 +346,9 @@ impl Host for ServerHost {
                     network,
                     "peer authenticated"
                 );
+                if st.root.is_connect_up(conn.0) {
+                    st.observers.insert(conn.0);
+                }
             }
             Event::BlockCreated { block } => {
                 st.block_created(conn.0, block);
@@ -384,6 +390,7 @@ impl Host for ServerHost {
     fn closed(&self, st: &mut ServerState, conn: ConnectionId, reason: &DriveEnd) {
         st.connection_lost(conn.0, &reason.to_string());
         st.conns.remove(&conn.0);
+        st.observers.remove(&conn.0);
     }
 }
 
@@ -470,6 +477,7 @@ impl Server {
                 dirty: BTreeSet::new(),
                 events,
                 strict: cfg.reject_unknown_system_frames,
+                observers: BTreeSet::new(),
             }),
             epoch: Instant::now(),
             store,
