@@ -742,15 +742,27 @@ impl Connection {
             });
         }
         slot.bindings.push(binding);
+        root.note_bound(id, me);
         if as_target && !recv.contains(BlockFlags::BIDIRECTIONAL) {
             // One upstream source at a time (§10.4 step 4).
-            for other in root.conns.iter_mut().filter(|s| s.id != me) {
+            let others: Vec<u32> = root
+                .binders
+                .get(&id.0)
+                .map(|l| l.iter().copied().filter(|c| *c != me).collect())
+                .unwrap_or_default();
+            for conn in others {
+                let Some(other) = super::root::slot_in(&mut root.conns, conn) else {
+                    continue;
+                };
                 for b in other.bindings.iter_mut().filter(|b| b.block == id) {
                     b.target = None;
                 }
                 other
                     .bindings
                     .retain(|b| b.source.is_some() || b.target.is_some());
+                if !other.bindings.iter().any(|b| b.block == id) {
+                    root.note_unbound(id, conn);
+                }
             }
         }
     }

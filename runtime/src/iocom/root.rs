@@ -97,6 +97,9 @@ pub struct Root {
     free_ids: Vec<u16>,
     next_serial: u64,
     pub(crate) conns: Vec<ConnSlot>,
+    /// For each block (by id), the connections that have it bound, so that a write or a
+    /// relay visits those instead of every connection of a busy server.
+    pub(crate) binders: BTreeMap<u16, Vec<u32>>,
     next_conn: u32,
     /// Initial content of dynamic blocks yet to be created, by (block name, device name,
     /// device number, network); see [`Root::preset_dynamic_block`].
@@ -128,6 +131,7 @@ impl Root {
             free_ids: Vec::new(),
             next_serial: 1,
             conns: Vec::new(),
+            binders: BTreeMap::new(),
             next_conn: 1,
             presets: BTreeMap::new(),
             authorizer: None,
@@ -300,12 +304,18 @@ impl Root {
     /// Takes a snapshot of the block's changes on every connection that sends it
     /// (the C application's "send" call, §11.2).
     pub fn send(&mut self, id: BlockId) {
-        let Some(block) = self.blocks.by_id(id) else {
+        let Root {
+            blocks,
+            conns,
+            binders,
+            ..
+        } = self;
+        let Some(block) = blocks.by_id(id) else {
             return;
         };
         let is_static = block.is_static();
-        for slot in &mut self.conns {
-            for b in slot.bindings.iter_mut().filter(|b| b.block == id) {
+        for &conn in binders.get(&id.0).map(Vec::as_slice).unwrap_or_default() {
+            for b in bound(conns, conn, id) {
                 if let Some(s) = &mut b.source {
                     s.take_snapshot(&block.data, is_static);
                 }
@@ -317,11 +327,20 @@ impl Root {
     /// snapshot: [`Root::send`] came while the previous snapshot was still being
     /// transmitted (departure 9 in ENGINE.md). Call [`Root::send`] again later.
     pub fn has_unsent_changes(&self, id: BlockId) -> bool {
-        self.conns.iter().any(|slot| {
-            slot.bindings
-                .iter()
-                .filter(|b| b.block == id)
-                .any(|b| b.source.as_ref().is_some_and(Source::has_changes))
+        let conns = self
+            .binders
+            .get(&id.0)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        conns.iter().any(|&conn| {
+            slot_index(&self.conns, conn)
+                .and_then(|i| self.conns.get(i))
+                .is_some_and(|slot| {
+                    slot.bindings
+                        .iter()
+                        .filter(|b| b.block == id)
+                        .any(|b| b.source.as_ref().is_some_and(Source::has_changes))
+                })
         })
     }
 
@@ -335,8 +354,12 @@ impl Root {
     }
 
     fn mark_changed(&mut self, id: BlockId, range: Range<usize>, except: Option<u32>) {
-        for slot in self.conns.iter_mut().filter(|s| Some(s.id) != except) {
-            for b in slot.bindings.iter_mut().filter(|b| b.block == id) {
+        let Root { conns, binders, .. } = self;
+        for &conn in binders.get(&id.0).map(Vec::as_slice).unwrap_or_default() {
+            if Some(conn) == except {
+                continue;
+            }
+            for b in bound(conns, conn, id) {
                 if let Some(s) = &mut b.source {
                     s.mark_changed(range.clone());
                 }
@@ -348,15 +371,42 @@ impl Root {
     /// other connections (§11.4, how a server passes data up or down).
     pub(crate) fn relay(&mut self, id: BlockId, range: Range<usize>, from: u32) {
         self.mark_changed(id, range, Some(from));
-        let Some(block) = self.blocks.by_id(id) else {
+        let Root {
+            blocks,
+            conns,
+            binders,
+            ..
+        } = self;
+        let Some(block) = blocks.by_id(id) else {
             return;
         };
         let is_static = block.is_static();
-        for slot in self.conns.iter_mut().filter(|s| s.id != from) {
-            for b in slot.bindings.iter_mut().filter(|b| b.block == id) {
+        for &conn in binders.get(&id.0).map(Vec::as_slice).unwrap_or_default() {
+            if conn == from {
+                continue;
+            }
+            for b in bound(conns, conn, id) {
                 if let Some(s) = &mut b.source {
                     s.take_snapshot(&block.data, is_static);
                 }
+            }
+        }
+    }
+
+    /// Records that connection `conn` bound block `id` (see [`Root::binders`]).
+    pub(crate) fn note_bound(&mut self, id: BlockId, conn: u32) {
+        let list = self.binders.entry(id.0).or_default();
+        if !list.contains(&conn) {
+            list.push(conn);
+        }
+    }
+
+    /// Records that connection `conn` no longer binds block `id`.
+    pub(crate) fn note_unbound(&mut self, id: BlockId, conn: u32) {
+        if let Some(list) = self.binders.get_mut(&id.0) {
+            list.retain(|c| *c != conn);
+            if list.is_empty() {
+                self.binders.remove(&id.0);
             }
         }
     }
@@ -373,7 +423,8 @@ impl Root {
         from: Option<u32>,
     ) -> Option<MemoryBlock> {
         let block = self.blocks.remove(id)?;
-        for slot in &mut self.conns {
+        let binders = self.binders.remove(&id.0).unwrap_or_default();
+        for slot in self.conns.iter_mut().filter(|s| binders.contains(&s.id)) {
             let mut peer = None;
             slot.bindings.retain(|b| {
                 if b.block == id {
@@ -429,6 +480,13 @@ impl Root {
         connect_up: bool,
         events: &mut impl Extend<Event>,
     ) {
+        let unbound: Vec<BlockId> = self
+            .slot(conn)
+            .map(|slot| slot.bindings.iter().map(|b| b.block).collect())
+            .unwrap_or_default();
+        for id in unbound {
+            self.note_unbound(id, conn);
+        }
         if let Some(slot) = self.slot(conn) {
             slot.bindings.clear();
             slot.removes.clear();
@@ -533,4 +591,11 @@ impl Blocks {
         }
         Some(block)
     }
+}
+
+/// The bindings of block `id` on connection `conn` (at most one).
+fn bound(conns: &mut [ConnSlot], conn: u32, id: BlockId) -> impl Iterator<Item = &mut Binding> {
+    slot_in(conns, conn)
+        .into_iter()
+        .flat_map(move |s| s.bindings.iter_mut().filter(move |b| b.block == id))
 }
