@@ -23,6 +23,7 @@ pub mod case;
 pub mod expected;
 pub mod iocom;
 pub mod manifest;
+pub mod mqtt;
 pub mod peer;
 pub mod report;
 pub mod runner;
@@ -47,6 +48,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend_from_slice(iocom::server_cases::CASES);
     v.extend_from_slice(iocom::device_cases::CASES);
+    v.extend_from_slice(mqtt::broker_cases::CASES);
     v
 }
 
