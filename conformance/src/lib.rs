@@ -29,6 +29,7 @@ pub mod report;
 pub mod runner;
 pub mod runtime_targets;
 pub mod targets;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
 pub use runtime_targets::{RuntimeDevice, RuntimeServer};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
+pub use tls::{DevTls, RustlsProvider};
 
 /// Every registered case, all roles.
 pub fn all_cases() -> Vec<Case> {
@@ -123,6 +125,7 @@ pub fn expected_dir() -> PathBuf {
 /// Runs every case against one in-process target.
 pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) -> Report {
     let role = target.role();
+    let tls = target.tls();
     let (endpoint, started) = match role {
         Role::Device => {
             let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
@@ -136,7 +139,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
             (
                 Endpoint::Accept {
                     listener,
-                    tls: None,
+                    tls: tls.clone(),
                     wait: Duration::from_secs(5),
                 },
                 started,
@@ -148,7 +151,13 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
                 .as_ref()
                 .map(|s| s.addr.to_string())
                 .unwrap_or_default();
-            (Endpoint::Connect { addr, tls: None }, started)
+            (
+                Endpoint::Connect {
+                    addr,
+                    tls: tls.clone(),
+                },
+                started,
+            )
         }
     };
     let started = match started {
@@ -165,8 +174,13 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
             eprintln!("{e}");
             ExpectedFailures::default()
         });
-    let info = info_of(role, &started.addr.to_string(), &started.name);
+    let mut info = info_of(role, &started.addr.to_string(), &started.name);
+    if tls.is_some() {
+        info.address = format!("tls://{}", started.addr);
+    }
     let mut options = options.clone();
+    target.adjust(&mut options.settings);
+    options.subset = target.only();
     if role == Role::Device {
         options.parallel = 1;
     }
@@ -187,17 +201,27 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// Four targets, in this order: the stand-ins built directly on the sans-I/O engine of
+/// Six targets, in this order: the stand-ins built directly on the sans-I/O engine of
 /// `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`, [`EngineDevice`]
-/// `ferrocom-engine-device`) and the runtime's real tokio roles ([`RuntimeServer`]
-/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`).
+/// `ferrocom-engine-device`), the runtime's real tokio roles ([`RuntimeServer`]
+/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their TLS variants
+/// (`ferrocom-server-tls`, `ferrocom-device-tls`: development certificates, the
+/// handshake, authorization and data cases of [`runtime_targets::TLS_SERVER_CASES`] and
+/// [`runtime_targets::TLS_DEVICE_CASES`]).
 pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
-    let targets: Vec<Box<dyn InProcessTarget>> = vec![
+    let mut targets: Vec<Box<dyn InProcessTarget>> = vec![
         Box::new(EngineServer::default()),
         Box::new(EngineDevice::default()),
         Box::new(RuntimeServer::default()),
         Box::new(RuntimeDevice::default()),
     ];
+    match (RuntimeServer::tls(), RuntimeDevice::tls()) {
+        (Ok(s), Ok(d)) => {
+            targets.push(Box::new(s));
+            targets.push(Box::new(d));
+        }
+        (Err(e), _) | (_, Err(e)) => eprintln!("no TLS targets: {e}"),
+    }
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;
