@@ -3,7 +3,11 @@
 //! through the same `run` the `ferrocom conform --role broker` command uses, and compares
 //! with `conformance/expected/mosquitto.toml`. Under CI=true a missing mosquitto is a
 //! failure; elsewhere the test prints why it skips.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+// The command behind `ferrocom conform`, compiled here as in tests/cli_glue.rs.
+#[path = "../../cli/src/conform.rs"]
+mod conform;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -108,14 +112,22 @@ log_dest stderr\nlog_type all\n"
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_broker_case_against_mosquitto() {
-    let Some(bin) = find_mosquitto() else {
+/// The mosquitto binary; `None` (skip, with the reason printed) only outside CI.
+fn mosquitto_or_skip() -> Option<PathBuf> {
+    let bin = find_mosquitto();
+    if bin.is_none() {
         assert!(
             !in_ci(),
             "mosquitto is not installed (CI=true: .ci/run installs it)"
         );
         eprintln!("skipping: mosquitto is not installed (apt-get install mosquitto)");
+    }
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_broker_case_against_mosquitto() {
+    let Some(bin) = mosquitto_or_skip() else {
         return;
     };
     let broker = Mosquitto::start(&bin);
@@ -166,5 +178,45 @@ async fn every_broker_case_against_mosquitto() {
             c.verdict
         );
     }
+    drop(broker);
+}
+
+/// `ferrocom conform --target tcp://HOST:PORT --role broker --name mosquitto` runs the
+/// same cases, picks up expected/mosquitto.toml by name and exits 0.
+#[test]
+fn the_command_line_runs_the_broker_cases() {
+    use clap::Parser;
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: conform::ConformArgs,
+    }
+    let Some(bin) = mosquitto_or_skip() else {
+        return;
+    };
+    let broker = Mosquitto::start(&bin);
+    let reports = broker.dir.join("reports");
+    let url = format!("tcp://{}", broker.addr);
+    let cli = Cli::try_parse_from([
+        "conform",
+        "--target",
+        &url,
+        "--role",
+        "broker",
+        "--name",
+        "mosquitto",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(conform::cmd(cli.args), std::process::ExitCode::SUCCESS);
+    let json = std::fs::read_to_string(reports.join("mosquitto/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let broker_cases = all_cases()
+        .iter()
+        .filter(|c| c.role == Role::Broker)
+        .count();
+    assert_eq!(v["summary"]["total"], broker_cases, "{json}");
+    assert_eq!(v["target"]["role"], "broker");
     drop(broker);
 }
