@@ -2,14 +2,26 @@
 //! ferrocom or any other implementation, with console, JSON, JUnit XML and HTML reports.
 //!
 //! * Clauses live in manifests (`conformance/manifest/*.toml`, [`manifest`]); the
-//!   IOCOM manifest lists every clause id of the generated codec plus behavioural clauses.
+//!   IOCOM and MQTT manifests list every clause id of the generated codecs plus
+//!   behavioural clauses (for MQTT the standard's `[MQTT-x.y.z-n]` ids).
 //! * A [`Case`] names its clauses and the [`Role`] of the target; the suite plays the
-//!   opposite role: a device against a server, a server against a device (the device
-//!   connects to the suite), later a client against a broker and a service plus clients
-//!   against a switchbox.
+//!   opposite role: a device against a server ([`iocom::server_cases`]), a server
+//!   against a device (the device connects to the suite, [`iocom::device_cases`]), MQTT
+//!   3.1.1 clients against a broker ([`mqtt::broker_cases`]: packets built and parsed by
+//!   the generated codec, malformed input derived from its output; unique client ids and
+//!   topics per case and run), later a service plus clients against a switchbox.
+//! * Connections are plain TCP or TLS: [`RustlsProvider`] is the [`TlsProvider`] on the
+//!   runtime's rustls adapter, [`DevTls`] a development CA for in-process TLS targets.
 //! * Verdicts: pass, non-strict, fail, unsupported, informational, each with a wire log.
-//! * [`run`] runs every case of a role against one target; [`run_main_job`] starts
-//!   ferrocom's own implementations in-process on loopback and runs everything.
+//! * [`run`] runs every case of a role against one target (what `ferrocom conform
+//!   --target URL --role ROLE` calls); [`run_main_job`] starts ferrocom's own
+//!   implementations in-process on loopback and runs everything.
+//!
+//! Tests with outside programs: `tests/mosquitto.rs` starts its own mosquitto on a free
+//! loopback port and runs every broker case against it (known failures in
+//! `expected/mosquitto.toml`); `tests/html_chromium.rs` renders a report in headless
+//! Chromium. Both fail under `CI=true` when the program is missing and skip with a
+//! printed reason elsewhere.
 //!
 //! Targets list known failures in `conformance/expected/<target>.toml`; a run fails on a
 //! failure that is not listed and on a listed case that passes.

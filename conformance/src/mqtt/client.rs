@@ -2,8 +2,8 @@
 //! codec (`ferrocom_wire::mqtt311`) and every packet of the broker is parsed with it; the
 //! bytes go through a [`Peer`], so they all land in the case's wire log.
 //!
-//! Malformed inputs are derived from codec output by [`mutate`]-style edits in the cases
-//! (a flag bit set, a field overwritten), never written out by hand.
+//! Malformed inputs are derived from codec output by small edits in the cases (a flag bit
+//! set, a field overwritten, the remaining length changed), never written out by hand.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
