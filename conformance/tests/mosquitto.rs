@@ -220,3 +220,129 @@ fn the_command_line_runs_the_broker_cases() {
     assert_eq!(v["target"]["role"], "broker");
     drop(broker);
 }
+
+/// A broken broker: a proxy in front of mosquitto that rewrites the broker's packets
+/// (decoded and re-encoded with the codec). Each fault must make exactly the case that
+/// checks it fail, naming the clause it breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SUBACK carries another packet id (breaks MQTT-3.8.4-2).
+    SubackWrongId,
+    /// Every PUBLISH to a subscriber has RETAIN 1 (breaks MQTT-3.3.1-9 for live ones).
+    RetainAlways,
+    /// PINGRESP is swallowed (breaks MQTT-3.12.4-1).
+    NoPingresp,
+}
+
+fn rewrite(fault: Fault, buf: &mut Vec<u8>) -> Vec<u8> {
+    use ferrocom_wire::codec::Decoded;
+    use ferrocom_wire::mqtt311::{Packet, PacketBody};
+    let mut out = Vec::new();
+    loop {
+        let (mut p, used) = match Packet::decode(buf) {
+            Ok(Decoded::Complete(p, used)) => (p, used),
+            Ok(Decoded::Incomplete(_)) => break,
+            // Not ours to judge: pass the rest through unchanged.
+            Err(_) => {
+                out.append(buf);
+                break;
+            }
+        };
+        let keep = match (&mut p.body, fault) {
+            (PacketBody::Suback(s), Fault::SubackWrongId) => {
+                s.packet_id ^= 0x0100;
+                true
+            }
+            (PacketBody::Publish(m), Fault::RetainAlways) => {
+                m.header.retain = true;
+                true
+            }
+            (PacketBody::Pingresp, Fault::NoPingresp) => false,
+            _ => true,
+        };
+        if keep {
+            p.encode(&mut out).unwrap();
+        }
+        buf.drain(..used);
+    }
+    out
+}
+
+async fn proxy(fault: Fault, upstream: SocketAddr) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(broker) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut br, mut bw) = broker.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut cr, &mut bw).await;
+                let _ = bw.shutdown().await;
+            });
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = br.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let out = rewrite(fault, &mut buf);
+                    if cw.write_all(&out).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = cw.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_broker_fails_the_cases_that_check_it() {
+    let Some(bin) = mosquitto_or_skip() else {
+        return;
+    };
+    let broker = Mosquitto::start(&bin);
+    let checks = [
+        (Fault::SubackWrongId, "MQTT-3.8.4-1#b1", "MQTT-3.8.4-2"),
+        (Fault::RetainAlways, "MQTT-4.3.1-1#b1", "MQTT-3.3.1-9"),
+        (Fault::NoPingresp, "MQTT-3.12.4-1#b1", "MQTT-3.12.4-1"),
+    ];
+    for (fault, case, clause) in checks {
+        let addr = proxy(fault, broker.addr).await;
+        // The case itself and one that the fault does not touch.
+        let untouched = if fault == Fault::RetainAlways {
+            "MQTT-4.3.2-2#b1"
+        } else {
+            "MQTT-3.2.0-1#b1"
+        };
+        let report = run(RunConfig {
+            name: format!("broken-{fault:?}"),
+            address: addr.to_string(),
+            role: Role::Broker,
+            tls: None,
+            expected: ExpectedFailures::default(),
+            options: RunOptions {
+                progress: false,
+                only: vec![case.into(), untouched.into()],
+                ..RunOptions::default()
+            },
+        })
+        .await;
+        let summary = report.console_summary();
+        assert_eq!(report.summary.total, 2, "{summary}");
+        let c = report.cases.iter().find(|c| c.id == case).unwrap();
+        assert_eq!(c.verdict, Verdict::Fail, "{fault:?}: {summary}");
+        assert_eq!(c.violated, [clause], "{fault:?}: {}", c.message);
+        let u = report.cases.iter().find(|c| c.id == untouched).unwrap();
+        assert_eq!(u.verdict, Verdict::Pass, "{fault:?}: {summary}");
+        assert!(!report.ok);
+    }
+    drop(broker);
+}
