@@ -946,8 +946,14 @@ async fn expect_drop(
         ));
     }
     fresh_connection_works(ctx).await?;
+    let before = if r.packets.is_empty() {
+        String::new()
+    } else {
+        let sent: Vec<String> = r.packets.iter().map(|p| format!("{p:?}")).collect();
+        format!(" (after sending {})", sent.join(", "))
+    };
     Ok(Outcome::pass(format!(
-        "{what}: the broker closed the connection and serves new ones"
+        "{what}: the broker closed the connection{before} and serves new ones"
     )))
 }
 
