@@ -15,13 +15,16 @@ use crate::case::{Case, CaseFuture, CaseResult, Ctx, Failure, Kind, Outcome, Rol
 
 macro_rules! case {
     ($id:literal, [$($c:literal),+], $kind:ident, $title:literal, $f:ident) => {
+        case!($id, [$($c),+], $kind, $title, $f, false)
+    };
+    ($id:literal, [$($c:literal),+], $kind:ident, $title:literal, $f:ident, $slow:literal) => {
         Case {
             id: $id,
             clauses: &[$($c),+],
             role: Role::Broker,
             title: $title,
             kind: Kind::$kind,
-            slow: false,
+            slow: $slow,
             run: |ctx| -> CaseFuture { Box::pin($f(ctx)) },
         }
     };
@@ -177,8 +180,9 @@ pub static CASES: &[Case] = &[
         "MQTT-3.1.2-24#b1",
         ["MQTT-3.1.2-24"],
         Normal,
-        "Keep alive 1 s: the broker disconnects a silent client after 1.5 s",
-        keep_alive
+        "Keep alive 1 s: the broker disconnects a silent client (due after 1.5 s)",
+        keep_alive,
+        true
     ),
     case!(
         "MQTT-3.1.0-1#b1",
@@ -887,15 +891,21 @@ async fn keep_alive(ctx: Ctx) -> CaseResult {
     };
     let (mut c, _) = Client::connect(&ctx, &unique_client_id(), &opts).await?;
     let start = std::time::Instant::now();
-    // 1.5 s is the limit; a second more allows for timer granularity on the broker's
-    // side. Watch longer than that so that a late disconnect is measured, not guessed.
-    let closed = c.peer.expect_close(Duration::from_secs(8)).await;
+    // The disconnect is due 1.5 s after the CONNACK. Brokers check keep alive on a
+    // timer, so a second more still passes; a later disconnect is reported as
+    // non-strict with its time (mosquitto 2.0 closes anywhere between 1.1 and 6.8 s),
+    // and only a connection still open after LIMIT fails.
+    const LIMIT: Duration = Duration::from_secs(10);
+    let closed = c.peer.expect_close(LIMIT).await;
     let after = start.elapsed();
     let ms = after.as_millis();
     if !closed {
         return Ok(Outcome::fail(
             &["MQTT-3.1.2-24"],
-            "still connected 8 s into a 1 s keep alive without packets",
+            format!(
+                "still connected {} s into a 1 s keep alive without packets",
+                LIMIT.as_secs()
+            ),
         ));
     }
     if after < Duration::from_millis(1000) {
@@ -905,9 +915,9 @@ async fn keep_alive(ctx: Ctx) -> CaseResult {
         ));
     }
     if after > Duration::from_millis(2500) {
-        return Ok(Outcome::fail(
+        return Ok(Outcome::non_strict(
             &["MQTT-3.1.2-24"],
-            format!("disconnected only after {ms} ms (limit 1500 ms)"),
+            format!("disconnected late, after {ms} ms (due after 1500 ms)"),
         ));
     }
     Ok(Outcome::pass(format!("disconnected after {ms} ms")))
