@@ -1,14 +1,16 @@
 //! `ferrocom conform`: the conformance suite. Without arguments it starts ferrocom's own
 //! server and device in-process on loopback, runs every case against them and writes the
 //! reports under `target/conformance/`; with `--target` and `--role` it tests another
-//! implementation.
+//! implementation (an IOCOM server or device, an MQTT broker), over TCP or TLS.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use ferrocom_conformance::{
-    ExpectedFailures, Report, Role, RunConfig, RunOptions, expected_dir, run, run_main_job,
+    ExpectedFailures, Report, Role, RunConfig, RunOptions, RustlsProvider, TlsProvider,
+    expected_dir, run, run_main_job,
 };
 
 /// Exit code when the command line or a file is unusable.
@@ -20,12 +22,16 @@ const BAD_INPUT: u8 = 2;
     about = "Run the conformance suite (no arguments: against ferrocom's own server and device on loopback)",
     after_help = "Examples:\n  ferrocom conform\n  \
 ferrocom conform --target tcp://192.168.1.10:6368 --role server\n  \
-ferrocom conform --target tcp://0.0.0.0:6368 --role device   (the device must connect here)\n\n\
+ferrocom conform --target tcp://0.0.0.0:6368 --role device   (the device must connect here)\n  \
+ferrocom conform --target tcp://127.0.0.1:1883 --role broker --name mosquitto\n  \
+ferrocom conform --target tls://192.168.1.10:6369 --role server --ca ca.pem --user gina --password pw\n  \
+ferrocom conform --target tls://0.0.0.0:6369 --role device --cert chain.pem --key key.pem\n\n\
 Exit code 0 when every failure is listed in the expected-failures file and no listed case passes."
 )]
 pub struct ConformArgs {
-    /// The implementation under test: tcp://HOST:PORT (a server, broker or switchbox),
-    /// or for --role device the address the suite listens on for the device.
+    /// The implementation under test: tcp://HOST:PORT or tls://HOST:PORT (a server,
+    /// broker or switchbox), or for --role device the address the suite listens on for
+    /// the device.
     #[arg(long, value_name = "URL", requires = "role")]
     pub target: Option<String>,
 
@@ -33,9 +39,40 @@ pub struct ConformArgs {
     #[arg(long, value_name = "ROLE", requires = "target")]
     pub role: Option<String>,
 
-    /// Use TLS (not available yet: the runtime's TLS adapter will be plugged in).
+    /// Use TLS (implied by a tls:// target). Against a server or broker give --ca (or
+    /// --insecure); for --role device give --cert and --key.
     #[arg(long)]
     pub tls: bool,
+
+    /// CA certificate(s), PEM, that the target's certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// Accept any certificate from the target (no --ca): tests the protocol, not the
+    /// target's identity.
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
+
+    /// Name checked against the target's certificate (default: the host of --target).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+
+    /// Certificate chain, PEM, the suite presents when it listens (--role device).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key, PEM, for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// An account of the IOCOM server under test, for the TLS authorization cases
+    /// (IOCOM-9.4-4): its user (device name) ...
+    #[arg(long, value_name = "NAME", requires = "password")]
+    pub user: Option<String>,
+
+    /// ... and its password.
+    #[arg(long, value_name = "PASSWORD", requires = "user")]
+    pub password: Option<String>,
 
     /// Expected-failures file (default: conformance/expected/<name>.toml).
     #[arg(long, value_name = "FILE")]
@@ -81,6 +118,9 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         ..RunOptions::default()
     };
     options.settings.network = args.network.clone();
+    if let (Some(u), Some(p)) = (&args.user, &args.password) {
+        options.settings.account = Some((u.clone(), p.clone()));
+    }
 
     let (Some(target), Some(role)) = (&args.target, &args.role) else {
         let reports = rt.block_on(run_main_job(&args.report_dir, &options));
@@ -90,15 +130,27 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         eprintln!("ferrocom conform: unknown role {role:?} (server, device, broker, switchbox)");
         return ExitCode::from(BAD_INPUT);
     };
-    if args.tls {
-        eprintln!("ferrocom conform: --tls is not available yet");
-        return ExitCode::from(BAD_INPUT);
-    }
-    let address = target
-        .strip_prefix("tcp://")
-        .unwrap_or(target)
-        .trim_end_matches('/')
-        .to_string();
+    let (address, tls_url) = match target.split_once("://") {
+        Some(("tcp", rest)) => (rest, false),
+        Some(("tls", rest)) => (rest, true),
+        Some((scheme, _)) => {
+            eprintln!("ferrocom conform: unknown scheme {scheme}:// (tcp or tls)");
+            return ExitCode::from(BAD_INPUT);
+        }
+        None => (target.as_str(), false),
+    };
+    let address = address.trim_end_matches('/').to_string();
+    let tls = if args.tls || tls_url {
+        match tls_provider(&args, role) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("ferrocom conform: TLS: {e}");
+                return ExitCode::from(BAD_INPUT);
+            }
+        }
+    } else {
+        None
+    };
     let name = args
         .name
         .clone()
@@ -118,7 +170,7 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         name,
         address,
         role,
-        tls: None,
+        tls,
         expected,
         options,
     }));
@@ -130,6 +182,25 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         println!("reports: {}", dir.display());
     }
     exit(std::slice::from_ref(&report))
+}
+
+/// The suite's TLS end: server side (with --cert/--key) when the device connects to the
+/// suite, client side (checking the target against --ca, or --insecure) otherwise.
+fn tls_provider(args: &ConformArgs, role: Role) -> Result<Arc<dyn TlsProvider>, String> {
+    let p = if role == Role::Device {
+        let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+            return Err("--role device over TLS needs --cert FILE and --key FILE".into());
+        };
+        RustlsProvider::server_from_files(cert, key)
+    } else {
+        RustlsProvider::client_from_files(
+            args.ca.as_deref(),
+            args.insecure,
+            args.server_name.clone(),
+        )
+    };
+    p.map(|p| Arc::new(p) as Arc<dyn TlsProvider>)
+        .map_err(|e| e.to_string())
 }
 
 fn exit(reports: &[Report]) -> ExitCode {

@@ -206,6 +206,11 @@ pub struct CaseSettings {
     pub network: String,
     /// How long to wait for an expected reaction of the target.
     pub reply_timeout: Duration,
+    /// Password of the suite's device (sent over TLS only; empty = none).
+    pub password: String,
+    /// An account the server under test holds (device name, password), for the TLS
+    /// authorization cases; `None` makes them `unsupported`.
+    pub account: Option<(String, String)>,
 }
 
 impl Default for CaseSettings {
@@ -213,6 +218,8 @@ impl Default for CaseSettings {
         CaseSettings {
             network: "cafenet".into(),
             reply_timeout: Duration::from_secs(3),
+            password: String::new(),
+            account: None,
         }
     }
 }
@@ -230,6 +237,11 @@ impl Ctx {
     /// accepts the next connection of a device).
     pub async fn open(&self) -> Result<Peer, PeerError> {
         Peer::open(&self.endpoint, self.log.clone()).await
+    }
+
+    /// `true` when the connections to the target use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.endpoint.is_tls()
     }
 
     /// The wire log of this case.

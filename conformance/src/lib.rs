@@ -2,14 +2,26 @@
 //! ferrocom or any other implementation, with console, JSON, JUnit XML and HTML reports.
 //!
 //! * Clauses live in manifests (`conformance/manifest/*.toml`, [`manifest`]); the
-//!   IOCOM manifest lists every clause id of the generated codec plus behavioural clauses.
+//!   IOCOM and MQTT manifests list every clause id of the generated codecs plus
+//!   behavioural clauses (for MQTT the standard's `[MQTT-x.y.z-n]` ids).
 //! * A [`Case`] names its clauses and the [`Role`] of the target; the suite plays the
-//!   opposite role: a device against a server, a server against a device (the device
-//!   connects to the suite), later a client against a broker and a service plus clients
-//!   against a switchbox.
+//!   opposite role: a device against a server ([`iocom::server_cases`]), a server
+//!   against a device (the device connects to the suite, [`iocom::device_cases`]), MQTT
+//!   3.1.1 clients against a broker ([`mqtt::broker_cases`]: packets built and parsed by
+//!   the generated codec, malformed input derived from its output; unique client ids and
+//!   topics per case and run), later a service plus clients against a switchbox.
+//! * Connections are plain TCP or TLS: [`RustlsProvider`] is the [`TlsProvider`] on the
+//!   runtime's rustls adapter, [`DevTls`] a development CA for in-process TLS targets.
 //! * Verdicts: pass, non-strict, fail, unsupported, informational, each with a wire log.
-//! * [`run`] runs every case of a role against one target; [`run_main_job`] starts
-//!   ferrocom's own implementations in-process on loopback and runs everything.
+//! * [`run`] runs every case of a role against one target (what `ferrocom conform
+//!   --target URL --role ROLE` calls); [`run_main_job`] starts ferrocom's own
+//!   implementations in-process on loopback and runs everything.
+//!
+//! Tests with outside programs: `tests/mosquitto.rs` starts its own mosquitto on a free
+//! loopback port and runs every broker case against it (known failures in
+//! `expected/mosquitto.toml`); `tests/html_chromium.rs` renders a report in headless
+//! Chromium. Both fail under `CI=true` when the program is missing and skip with a
+//! printed reason elsewhere.
 //!
 //! Targets list known failures in `conformance/expected/<target>.toml`; a run fails on a
 //! failure that is not listed and on a listed case that passes.
@@ -23,11 +35,13 @@ pub mod case;
 pub mod expected;
 pub mod iocom;
 pub mod manifest;
+pub mod mqtt;
 pub mod peer;
 pub mod report;
 pub mod runner;
 pub mod runtime_targets;
 pub mod targets;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,12 +55,14 @@ pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
 pub use runtime_targets::{RuntimeDevice, RuntimeServer};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
+pub use tls::{DevTls, RustlsProvider};
 
 /// Every registered case, all roles.
 pub fn all_cases() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend_from_slice(iocom::server_cases::CASES);
     v.extend_from_slice(iocom::device_cases::CASES);
+    v.extend_from_slice(mqtt::broker_cases::CASES);
     v
 }
 
@@ -121,6 +137,7 @@ pub fn expected_dir() -> PathBuf {
 /// Runs every case against one in-process target.
 pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) -> Report {
     let role = target.role();
+    let tls = target.tls();
     let (endpoint, started) = match role {
         Role::Device => {
             let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
@@ -134,7 +151,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
             (
                 Endpoint::Accept {
                     listener,
-                    tls: None,
+                    tls: tls.clone(),
                     wait: Duration::from_secs(5),
                 },
                 started,
@@ -146,7 +163,13 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
                 .as_ref()
                 .map(|s| s.addr.to_string())
                 .unwrap_or_default();
-            (Endpoint::Connect { addr, tls: None }, started)
+            (
+                Endpoint::Connect {
+                    addr,
+                    tls: tls.clone(),
+                },
+                started,
+            )
         }
     };
     let started = match started {
@@ -163,8 +186,13 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
             eprintln!("{e}");
             ExpectedFailures::default()
         });
-    let info = info_of(role, &started.addr.to_string(), &started.name);
+    let mut info = info_of(role, &started.addr.to_string(), &started.name);
+    if tls.is_some() {
+        info.address = format!("tls://{}", started.addr);
+    }
     let mut options = options.clone();
+    target.adjust(&mut options.settings);
+    options.subset = target.only();
     if role == Role::Device {
         options.parallel = 1;
     }
@@ -185,17 +213,27 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// Four targets, in this order: the stand-ins built directly on the sans-I/O engine of
+/// Six targets, in this order: the stand-ins built directly on the sans-I/O engine of
 /// `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`, [`EngineDevice`]
-/// `ferrocom-engine-device`) and the runtime's real tokio roles ([`RuntimeServer`]
-/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`).
+/// `ferrocom-engine-device`), the runtime's real tokio roles ([`RuntimeServer`]
+/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their TLS variants
+/// (`ferrocom-server-tls`, `ferrocom-device-tls`: development certificates, the
+/// handshake, authorization and data cases of [`runtime_targets::TLS_SERVER_CASES`] and
+/// [`runtime_targets::TLS_DEVICE_CASES`]).
 pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
-    let targets: Vec<Box<dyn InProcessTarget>> = vec![
+    let mut targets: Vec<Box<dyn InProcessTarget>> = vec![
         Box::new(EngineServer::default()),
         Box::new(EngineDevice::default()),
         Box::new(RuntimeServer::default()),
         Box::new(RuntimeDevice::default()),
     ];
+    match (RuntimeServer::tls(), RuntimeDevice::tls()) {
+        (Ok(s), Ok(d)) => {
+            targets.push(Box::new(s));
+            targets.push(Box::new(d));
+        }
+        (Err(e), _) | (_, Err(e)) => eprintln!("no TLS targets: {e}"),
+    }
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;

@@ -13,6 +13,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -21,8 +22,35 @@ use ferrocom_runtime::server::{Endpoint, Server, ServerConfig};
 use ferrocom_spec::signals::SignalMap;
 use tokio::sync::oneshot;
 
-use crate::case::Role;
+use ferrocom_runtime::net::tls::TlsError;
+
+use crate::case::{CaseSettings, Role};
+use crate::peer::TlsProvider;
 use crate::targets::{InProcessTarget, StartFuture, Started, TaskGuard};
+use crate::tls::DevTls;
+
+/// The account `ferrocom-server-tls` holds for the TLS authorization cases.
+pub const TLS_USER: &str = "tlsuser";
+/// Its password.
+pub const TLS_PASSWORD: &str = "s3cret-conform";
+
+/// The cases the TLS variants of the main job run: handshake, authorization and data
+/// (the rest of the suite runs over plain TCP against the same roles; running all of
+/// it twice would push the main job over its 60 s budget).
+pub const TLS_SERVER_CASES: &[&str] = &[
+    "IOCOM-8.5-1#s1",
+    "IOCOM-11.2-2#s1",
+    "IOCOM-11.4-2#s1",
+    "IOCOM-8.4-1#s1",
+    "IOCOM-9.4-4#",
+];
+/// The device cases of the TLS variant.
+pub const TLS_DEVICE_CASES: &[&str] = &[
+    "IOCOM-8.1-4#d1",
+    "IOCOM-8.5-1#d1",
+    "IOCOM-8.5-2#d1",
+    "IOCOM-8.4-1#d1",
+];
 
 /// Signal map of the `ferrocom-device` target: an up block `exp` and a down block `imp`.
 pub const DEVICE_MAP: &str = r#"{
@@ -44,12 +72,18 @@ pub const DEVICE_MAP: &str = r#"{
 /// The runtime's tokio IOCOM server (`ferrocom_runtime::server::Server`) on
 /// 127.0.0.1:0 with a fresh SQLite database under the system temp directory (removed
 /// when the target stops).
+///
+/// With TLS ([`RuntimeServer::tls`]) it listens on a TLS end point with a fresh
+/// development certificate and holds two accounts: `conform` with any password (the
+/// suite's ordinary device) and [`TLS_USER`] / [`TLS_PASSWORD`].
 #[derive(Debug, Clone)]
 pub struct RuntimeServer {
     /// Name in reports.
     pub name: String,
     /// Network served.
     pub network: String,
+    /// TLS with this certificate, or plain TCP.
+    pub tls: Option<DevTls>,
 }
 
 impl Default for RuntimeServer {
@@ -57,7 +91,19 @@ impl Default for RuntimeServer {
         RuntimeServer {
             name: "ferrocom-server".into(),
             network: "cafenet".into(),
+            tls: None,
         }
+    }
+}
+
+impl RuntimeServer {
+    /// The TLS variant `ferrocom-server-tls`.
+    pub fn tls() -> Result<Self, TlsError> {
+        Ok(RuntimeServer {
+            name: "ferrocom-server-tls".into(),
+            tls: Some(DevTls::generate()?),
+            ..RuntimeServer::default()
+        })
     }
 }
 
@@ -85,8 +131,15 @@ impl InProcessTarget for RuntimeServer {
         Box::pin(async move {
             let dir = temp_dir("server")?;
             let mut cfg = ServerConfig::new(&self.network, dir.join("server.db"));
-            cfg.endpoints
-                .push(Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))));
+            let local = SocketAddr::from(([127, 0, 0, 1], 0));
+            cfg.endpoints.push(match &self.tls {
+                None => Endpoint::Tcp(local),
+                Some(dev) => Endpoint::Tls {
+                    addr: local,
+                    cert_chain: dev.0.server_chain.clone(),
+                    key: dev.0.server_key().map_err(io::Error::other)?,
+                },
+            });
             let server = match Server::start(cfg).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -94,6 +147,17 @@ impl InProcessTarget for RuntimeServer {
                     return Err(io::Error::other(e));
                 }
             };
+            if self.tls.is_some() {
+                let accounts = server.accounts();
+                let added = accounts
+                    .add_user("conform", "*", &["*"])
+                    .and_then(|()| accounts.add_user(TLS_USER, TLS_PASSWORD, &[&self.network]));
+                if let Err(e) = added {
+                    server.shutdown().await;
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(io::Error::other(e));
+                }
+            }
             let Some(addr) = server.local_addrs().first().copied() else {
                 server.shutdown().await;
                 let _ = std::fs::remove_dir_all(&dir);
@@ -115,17 +179,47 @@ impl InProcessTarget for RuntimeServer {
             })
         })
     }
+
+    fn tls(&self) -> Option<Arc<dyn TlsProvider>> {
+        let dev = self.tls.as_ref()?;
+        match dev.client_provider() {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                eprintln!("{}: no TLS for the suite: {e}", self.name);
+                None
+            }
+        }
+    }
+
+    fn adjust(&self, settings: &mut CaseSettings) {
+        if self.tls.is_some() {
+            settings.account = Some((TLS_USER.into(), TLS_PASSWORD.into()));
+        }
+    }
+
+    fn only(&self) -> Vec<String> {
+        if self.tls.is_some() {
+            TLS_SERVER_CASES.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// The runtime's tokio IOCOM device (`ferrocom_runtime::device::Device`, `ferrodev`,
 /// automatic number, [`DEVICE_MAP`]) connecting to the suite, reconnecting 50 ms after
 /// a drop (back-off up to 500 ms).
+///
+/// With TLS ([`RuntimeDevice::tls`]) it connects over TLS, trusting only the
+/// development CA whose certificate the suite's listener presents.
 #[derive(Debug, Clone)]
 pub struct RuntimeDevice {
     /// Name in reports.
     pub name: String,
     /// Network.
     pub network: String,
+    /// TLS with this certificate on the suite's side, or plain TCP.
+    pub tls: Option<DevTls>,
 }
 
 impl Default for RuntimeDevice {
@@ -133,7 +227,19 @@ impl Default for RuntimeDevice {
         RuntimeDevice {
             name: "ferrocom-device".into(),
             network: "cafenet".into(),
+            tls: None,
         }
+    }
+}
+
+impl RuntimeDevice {
+    /// The TLS variant `ferrocom-device-tls`.
+    pub fn tls() -> Result<Self, TlsError> {
+        Ok(RuntimeDevice {
+            name: "ferrocom-device-tls".into(),
+            tls: Some(DevTls::generate()?),
+            ..RuntimeDevice::default()
+        })
     }
 }
 
@@ -148,12 +254,15 @@ impl InProcessTarget for RuntimeDevice {
                 suite.ok_or_else(|| io::Error::other("a device needs the suite's address"))?;
             let (map, _warnings) = SignalMap::from_json_str("ferrocom-device map", DEVICE_MAP)
                 .map_err(io::Error::other)?;
-            let mut cfg = DeviceConfig::new(
-                "ferrodev",
-                &self.network,
-                map,
-                Connect::Tcp(addr.to_string()),
-            );
+            let connect = match &self.tls {
+                None => Connect::Tcp(addr.to_string()),
+                Some(dev) => Connect::Tls {
+                    addr: addr.to_string(),
+                    server_name: "localhost".into(),
+                    trust: dev.trust(),
+                },
+            };
+            let mut cfg = DeviceConfig::new("ferrodev", &self.network, map, connect);
             cfg.backoff = Backoff {
                 initial: Duration::from_millis(50),
                 max: Duration::from_millis(500),
@@ -171,5 +280,24 @@ impl InProcessTarget for RuntimeDevice {
                 guard: TaskGuard::default().stop_with(stop),
             })
         })
+    }
+
+    fn tls(&self) -> Option<Arc<dyn TlsProvider>> {
+        let dev = self.tls.as_ref()?;
+        match dev.server_provider() {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                eprintln!("{}: no TLS for the suite: {e}", self.name);
+                None
+            }
+        }
+    }
+
+    fn only(&self) -> Vec<String> {
+        if self.tls.is_some() {
+            TLS_DEVICE_CASES.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        }
     }
 }

@@ -76,6 +76,17 @@ pub trait InProcessTarget: Send + Sync {
     fn role(&self) -> Role;
     /// Starts it. A device is given the address of the suite's listener (`suite`).
     fn start(&self, suite: Option<SocketAddr>) -> StartFuture<'_>;
+    /// TLS for the suite's end (client side against a server, server side for a
+    /// device); `None` = plain TCP.
+    fn tls(&self) -> Option<Arc<dyn crate::peer::TlsProvider>> {
+        None
+    }
+    /// Adjusts the case settings for this target (e.g. an account it holds).
+    fn adjust(&self, _settings: &mut crate::case::CaseSettings) {}
+    /// Runs only cases whose id starts with one of these (all when empty).
+    fn only(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Rewrites one direction of a connection's byte stream (test doubles inject faults

@@ -52,3 +52,134 @@ fn an_unreachable_server_fails_without_panicking() {
     assert!(dir.join("server-127.0.0.1_1").join("report.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ferrocom-conform-cli-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn parse(args: &[&str]) -> conform::ConformArgs {
+    let mut v = vec!["conform"];
+    v.extend_from_slice(args);
+    Cli::try_parse_from(v).unwrap().args
+}
+
+#[test]
+fn tls_without_a_ca_or_certificate_is_bad_input() {
+    let bad = std::process::ExitCode::from(2);
+    let c = parse(&["--target", "tls://127.0.0.1:1", "--role", "server"]);
+    assert_eq!(conform::cmd(c), bad, "client side needs --ca or --insecure");
+    let c = parse(&["--target", "tls://127.0.0.1:0", "--role", "device"]);
+    assert_eq!(conform::cmd(c), bad, "device side needs --cert and --key");
+    let c = parse(&["--target", "udp://127.0.0.1:1", "--role", "server"]);
+    assert_eq!(conform::cmd(c), bad, "unknown scheme");
+    assert!(
+        Cli::try_parse_from(["conform", "--cert", "x.pem"]).is_err(),
+        "--cert requires --key"
+    );
+}
+
+/// `--tls --ca` against the runtime's TLS server, with its account for the
+/// authorization cases: both pass (they are unsupported without TLS or account).
+#[test]
+fn tls_server_through_the_command_line() {
+    use ferrocom_conformance::runtime_targets::{TLS_PASSWORD, TLS_USER};
+    use ferrocom_conformance::{InProcessTarget, RuntimeServer};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = RuntimeServer::tls().unwrap();
+    let dev = target.tls.clone().unwrap();
+    let started = rt.block_on(target.start(None)).unwrap();
+    let dir = temp_dir("tls-server");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &dev.0.ca_cert_pem).unwrap();
+    let url = format!("tls://{}", started.addr);
+    let reports = dir.join("reports");
+    let c = parse(&[
+        "--target",
+        &url,
+        "--role",
+        "server",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--server-name",
+        "localhost",
+        "--user",
+        TLS_USER,
+        "--password",
+        TLS_PASSWORD,
+        "--only",
+        "IOCOM-9.4-4#",
+        "--only",
+        "IOCOM-8.5-1#s1",
+        "--name",
+        "cli-tls-server",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(conform::cmd(c), std::process::ExitCode::SUCCESS);
+    let json = std::fs::read_to_string(reports.join("cli-tls-server/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["total"], 3, "{json}");
+    assert_eq!(v["summary"]["pass"], 3, "{json}");
+    assert!(
+        v["target"]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("tls://")
+    );
+    drop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--tls --cert --key` with the runtime's device connecting over TLS.
+#[test]
+fn tls_device_through_the_command_line() {
+    use ferrocom_conformance::{InProcessTarget, RuntimeDevice};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = RuntimeDevice::tls().unwrap();
+    let dev = target.tls.clone().unwrap();
+    let dir = temp_dir("tls-device");
+    let (cert, key) = (dir.join("chain.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &dev.0.server_chain_pem).unwrap();
+    std::fs::write(&key, &dev.0.server_key_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    // The device retries until the suite listens.
+    let started = rt.block_on(target.start(Some(addr))).unwrap();
+    let reports = dir.join("reports");
+    let c = parse(&[
+        "--target",
+        &format!("tcp://{addr}"),
+        "--tls",
+        "--role",
+        "device",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--only",
+        "IOCOM-8.5-1#d1",
+        "--name",
+        "cli-tls-device",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(conform::cmd(c), std::process::ExitCode::SUCCESS);
+    let json = std::fs::read_to_string(reports.join("cli-tls-device/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["pass"], 1, "{json}");
+    drop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+}

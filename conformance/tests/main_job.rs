@@ -1,6 +1,6 @@
-//! The main job against ferrocom's own servers and devices (the engine-based stand-ins
-//! and the runtime's real tokio roles): every case passes or is listed with a reason,
-//! in well under 60 s.
+//! The main job against ferrocom's own servers and devices (the engine-based stand-ins,
+//! the runtime's real tokio roles and their TLS variants): every case passes or is
+//! listed with a reason, in well under 60 s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -24,7 +24,9 @@ async fn main_job_passes_against_ferrocom() {
             "ferrocom-engine-server",
             "ferrocom-engine-device",
             "ferrocom-server",
-            "ferrocom-device"
+            "ferrocom-device",
+            "ferrocom-server-tls",
+            "ferrocom-device-tls"
         ]
     );
     for r in &reports {

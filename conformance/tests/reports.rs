@@ -14,7 +14,8 @@ async fn fixed_run() -> Report {
             "IOCOM-4.7-2#s1",
             "IOCOM-5-2#s1",
             "IOCOM-8.1-3",
-            "IOCOM-9.4",
+            "IOCOM-9.4-1",
+            "IOCOM-9.4-2",
             "IOCOM-10.4-1#s1",
             "IOCOM-12-2#s1",
         ]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ferrocom_wire::iocom::FrameFlags;
 
 use super::raw::{IntoFailure, Raw, Stage, expect_drop_and_recovery, fresh_connection_works};
-use super::session::{BLOCK_SIZE, DEVICE, Session};
+use super::session::{BLOCK_SIZE, DEVICE, Session, SessionError};
 use super::wire::{self, Seen};
 use crate::case::{Case, CaseFuture, CaseResult, Ctx, Failure, Kind, Outcome, Role};
 
@@ -157,6 +157,22 @@ pub static CASES: &[Case] = &[
         true,
         "Silence: the connection is dropped after 20 s without input",
         silence
+    ),
+    case!(
+        "IOCOM-9.4-4#s1",
+        ["IOCOM-9.4-4", "IOCOM-9.4-3"],
+        Normal,
+        false,
+        "TLS: a device with the name and password of an account is authorized and bound",
+        tls_auth_accepted
+    ),
+    case!(
+        "IOCOM-9.4-4#s2",
+        ["IOCOM-9.4-4"],
+        Normal,
+        false,
+        "TLS: a wrong password is refused (the connection is closed), the right one still works",
+        tls_auth_refused
     ),
     case!(
         "IOCOM-4.7-2#s1",
@@ -1007,5 +1023,64 @@ async fn truncated_close(ctx: Ctx) -> CaseResult {
     fresh_connection_works(&ctx).await?;
     Ok(Outcome::pass(
         "half a frame, then close; a new connection is served",
+    ))
+}
+
+/// The account for the authorization cases; they only apply over TLS (§8.2, §9.4).
+fn tls_account(ctx: &Ctx) -> Result<(String, String), Failure> {
+    if !ctx.is_tls() {
+        return Err(Failure(Outcome::unsupported(
+            "authorization is only checked on TLS connections (§9.4); run with TLS",
+        )));
+    }
+    ctx.settings().account.clone().ok_or_else(|| {
+        Failure(Outcome::unsupported(
+            "no account of the server was given (ferrocom conform --user NAME --password PW)",
+        ))
+    })
+}
+
+/// Authenticates as `user` with `password` and binds both blocks.
+async fn authorized(ctx: &Ctx, user: &str, password: &str) -> Result<(), Failure> {
+    let mut s = Session::device_as(ctx, user, password, None).await?;
+    s.run_until(t(ctx), |s| s.authenticated() && s.bound() >= 2)
+        .await
+        .map_err(|e| e.fail("IOCOM-9.4-4", &format!("authorization as {user}")))?;
+    s.peer.close().await;
+    Ok(())
+}
+
+async fn tls_auth_accepted(ctx: Ctx) -> CaseResult {
+    let (user, password) = tls_account(&ctx)?;
+    authorized(&ctx, &user, &password).await?;
+    Ok(Outcome::pass(format!(
+        "{user} with its password: authorized, exp and imp bound"
+    )))
+}
+
+async fn tls_auth_refused(ctx: Ctx) -> CaseResult {
+    let (user, password) = tls_account(&ctx)?;
+    let wrong = format!("{password}-not");
+    let mut s = Session::device_as(&ctx, &user, &wrong, None).await?;
+    s.peer.note("authenticating with a wrong password");
+    match s.run_until(t(&ctx), |s| s.bound() >= 1).await {
+        Ok(()) => {
+            return Ok(Outcome::fail(
+                &["IOCOM-9.4-4"],
+                format!("{user} with a wrong password was authorized: a block was bound"),
+            ));
+        }
+        Err(SessionError::Closed) => {}
+        Err(SessionError::Timeout) => {
+            return Ok(Outcome::fail(
+                &["IOCOM-9.4-4"],
+                "with a wrong password the connection stayed open (no binding, no close)",
+            ));
+        }
+        Err(e) => return Err(e.fail("IOCOM-9.4-4", "authentication with a wrong password")),
+    }
+    authorized(&ctx, &user, &password).await?;
+    Ok(Outcome::pass(
+        "wrong password: closed without binding; the right password then works",
     ))
 }

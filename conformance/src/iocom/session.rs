@@ -106,21 +106,37 @@ impl Session {
 
     /// Like [`Session::device`] with an own frame size.
     pub async fn device_with(ctx: &Ctx, frame_size: Option<usize>) -> Result<Session, Failure> {
+        let password = ctx.settings().password.clone();
+        Self::device_as(ctx, DEVICE, &password, frame_size).await
+    }
+
+    /// Connects as device `name` (automatic number) with `password` (sent over TLS).
+    pub async fn device_as(
+        ctx: &Ctx,
+        name: &str,
+        password: &str,
+        frame_size: Option<usize>,
+    ) -> Result<Session, Failure> {
         let peer = ctx.open().await.map_err(open_failed)?;
         let network = ctx.settings().network.clone();
-        let mut id = Identity::new(DEVICE, &network);
+        let tls = ctx.is_tls();
+        let mut id = Identity::new(name, &network);
         id.unique_id = super::wire::unique_id();
+        if tls {
+            id.password = password.to_string();
+        }
         let mut root = Root::new(id);
         let exp = root.create_block("exp", EXP_FLAGS, vec![0; BLOCK_SIZE]);
         let imp = root.create_block("imp", IMP_FLAGS, vec![0; BLOCK_SIZE]);
-        let mut cfg = ConnectionConfig::socket_client(false);
+        let mut cfg = ConnectionConfig::socket_client(tls);
         cfg.frame_size = frame_size;
         let conn = Connection::new(&mut root, cfg, 0);
         Ok(Session {
             peer,
             root,
             conn,
-            rx: Observer::new(0),
+            // Over TLS the server's stream starts with the mark byte (§8.1).
+            rx: Observer::new(usize::from(tls)),
             tx: Observer::new(network.len() + 3),
             events: Vec::new(),
             exp,
@@ -140,13 +156,15 @@ impl Session {
         let peer = ctx.open().await.map_err(open_failed)?;
         let network = ctx.settings().network.clone();
         let mut root = Root::new(Identity::new("conformsrv", &network));
-        let conn = Connection::new(&mut root, ConnectionConfig::socket_server(false), 0);
+        let tls = ctx.is_tls();
+        let conn = Connection::new(&mut root, ConnectionConfig::socket_server(tls), 0);
         Ok(Session {
             peer,
             root,
             conn,
             rx: Observer::new(0),
-            tx: Observer::new(0),
+            // Over TLS the suite's stream starts with the mark byte (§8.1).
+            tx: Observer::new(usize::from(tls)),
             events: Vec::new(),
             exp: None,
             imp: None,
@@ -154,7 +172,7 @@ impl Session {
             hold: false,
             handshake: None,
             hs_buf: Some(Vec::new()),
-            tx_skip: 0,
+            tx_skip: usize::from(tls),
             start: Instant::now(),
         })
     }

@@ -9,14 +9,21 @@ use crate::peer::Dir;
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}\
 td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;font-size:13px}\
-th{background:#f0f0f0;text-align:left}.pass{background:#dfd}.fail{background:#fcc}\
+th{background:#f0f0f0;text-align:left}td:first-child{white-space:nowrap}.pass{background:#dfd}.fail{background:#fcc}\
 .non-strict{background:#ffd}.unsupported{background:#eee}.informational{background:#def}\
 .none{color:#999}pre{font-size:11px;margin:0;white-space:pre-wrap}\
 details summary{cursor:pointer}.tx{color:#06c}.rx{color:#a30}.note{color:#666}\
 .counts span{display:inline-block;margin-right:1em;padding:2px 8px;border-radius:3px}";
 
-const JS: &str =
-    "function toggleAll(open){document.querySelectorAll('details').forEach(d=>d.open=open)}";
+// Besides the buttons: recount the verdicts of the case rows once the page is loaded, so
+// that a reader (and the headless-browser test) sees that the tables agree with the
+// summary line.
+const JS: &str = "function toggleAll(open){document.querySelectorAll('details').forEach(d=>d.open=open)}\
+document.addEventListener('DOMContentLoaded',()=>{const seen=new Map();\
+document.querySelectorAll('tr[data-case]').forEach(r=>seen.set(r.dataset.case,r.dataset.verdict));\
+const n={};seen.forEach(v=>{n[v]=(n[v]||0)+1});const out=document.getElementById('tally');\
+if(out){out.textContent='cases in the tables: '+['pass','non-strict','fail','unsupported','informational']\
+.map(v=>v+' '+(n[v]||0)).join(', ')+', total '+seen.size;out.dataset.ready='1';}});";
 
 /// The report as one HTML page with inline CSS and JS.
 pub fn to_html(r: &Report) -> String {
@@ -27,9 +34,10 @@ pub fn to_html(r: &Report) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>ferrocom conformance: {name}</title>\
 <style>{CSS}</style><script>{JS}</script></head><body>\
 <h1>Conformance: {name} ({role})</h1><p>{addr} — {suite} — {secs:.1} s — result: <b>{res}</b></p>\
-<p class=\"counts\"><span class=\"pass\">pass {p}</span><span class=\"non-strict\">non-strict {ns}</span>\
-<span class=\"fail\">fail {f} ({xf} expected)</span><span class=\"unsupported\">unsupported {u}</span>\
-<span class=\"informational\">informational {i}</span><span>total {t}</span></p>\
+<p class=\"counts\"><span class=\"pass\" id=\"count-pass\">pass {p}</span><span class=\"non-strict\" id=\"count-non-strict\">non-strict {ns}</span>\
+<span class=\"fail\" id=\"count-fail\">fail {f} ({xf} expected)</span><span class=\"unsupported\" id=\"count-unsupported\">unsupported {u}</span>\
+<span class=\"informational\" id=\"count-informational\">informational {i}</span><span id=\"count-total\">total {t}</span></p>\
+<p id=\"tally\" class=\"note\"></p>\
 <p><button onclick=\"toggleAll(true)\">expand all logs</button> <button onclick=\"toggleAll(false)\">collapse all</button></p>",
         name = esc(&r.target.name),
         role = r.target.role,
@@ -72,7 +80,7 @@ pub fn to_html(r: &Report) -> String {
                     .unwrap_or_default();
                 let _ = write!(
                     o,
-                    "<tr class=\"{v}\"><td>{id}</td><td>{title}</td><td>{kind:?}</td><td>{v}</td><td>{msg}{note}\
+                    "<tr class=\"{v}\" data-case=\"{id}\" data-verdict=\"{v}\"><td>{id}</td><td>{title}</td><td>{kind:?}</td><td>{v}</td><td>{msg}{note}\
 <details><summary>wire log ({n} entries)</summary><pre>",
                     v = c.verdict.name(),
                     id = esc(&c.id),
