@@ -347,6 +347,96 @@ pub fn derive_signals(
     }
 }
 
+/// `#[device_stubs(device = "...")]` on an inline module: the module's
+/// `#[derive(Signals)]` structs are the device's memory blocks (each laid out as the
+/// derive lays it out), and typed device and server stubs for the whole device are
+/// appended to the module (see [`crate::signals::rust_stubs_for_map`]). Options:
+/// `device` (default: the structs' common `device`), `runtime` (path of the runtime
+/// crate, default `::ferrocom_runtime`).
+pub fn module_stubs(attr: TokenStream, mut module: syn::ItemMod) -> TokenStream {
+    let mut device: Option<(String, Span)> = None;
+    let mut runtime = "::ferrocom_runtime".to_string();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("device") {
+            device = Some(lit_str(&meta)?);
+        } else if meta.path.is_ident("runtime") {
+            runtime = lit_str(&meta)?.0;
+        } else {
+            return Err(meta.error("unknown option; expected `device` or `runtime`"));
+        }
+        Ok(())
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, attr) {
+        return e.to_compile_error();
+    }
+    let Some((_, items)) = module.content.as_mut() else {
+        return syn::Error::new(
+            module.ident.span(),
+            "`device_stubs` needs an inline module (`mod name { ... }`) holding the block structs",
+        )
+        .to_compile_error();
+    };
+    let mut errors = Errors::default();
+    let mut map = SignalMap::default();
+    for item in items.iter() {
+        let syn::Item::Struct(s) = item else {
+            continue;
+        };
+        if !s.attrs.iter().any(|a| a.path().is_ident("signals")) {
+            continue;
+        }
+        // Reparsed: syn is built without `clone-impls`.
+        let input = match syn::parse2::<syn::DeriveInput>(quote::ToTokens::to_token_stream(s)) {
+            Ok(i) => i,
+            Err(e) => {
+                errors.push(e.span(), e);
+                continue;
+            }
+        };
+        match struct_to_map(&input) {
+            Ok(one) => {
+                if let (Some(theirs), None) = (&one.name, &device) {
+                    match &map.name {
+                        Some(ours) if ours != theirs => errors.push(
+                            s.ident.span(),
+                            format!("block of device `{theirs}`, but another block names device `{ours}`"),
+                        ),
+                        _ => map.name = Some(theirs.clone()),
+                    }
+                }
+                map.blocks.extend(one.blocks);
+            }
+            Err(e) => errors.push(e.span(), e),
+        }
+    }
+    if let Some((d, _)) = &device {
+        map.name = Some(d.clone());
+    }
+    if map.blocks.is_empty() {
+        errors.push(
+            module.ident.span(),
+            "no memory block: put the `#[derive(Signals)]` structs (with `#[signals(block = ...)]`) in this module",
+        );
+    }
+    if map.name.is_none() {
+        errors.push(
+            module.ident.span(),
+            "no device name: give `#[device_stubs(device = \"...\")]` or `device` in the blocks' `#[signals(...)]`",
+        );
+    }
+    if let Some(e) = errors.0 {
+        return e.to_compile_error();
+    }
+    let options = crate::signals::BindingsOptions::default();
+    match crate::signals::rust_stubs_for_map(&map, &options, &runtime) {
+        Ok(stubs) => {
+            items.push(syn::Item::Verbatim(stubs));
+            quote::ToTokens::into_token_stream(module)
+        }
+        Err(e) => syn::Error::new(module.ident.span(), e.to_string()).to_compile_error(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

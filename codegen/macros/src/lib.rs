@@ -128,3 +128,26 @@ pub fn derive_signals(input: TokenStream) -> TokenStream {
     });
     expanded.into()
 }
+
+/// Typed device and server stubs for a device whose memory blocks are the
+/// `#[derive(Signals)]` structs of the module it is put on (the derive counterpart of
+/// `ferrocom gen --stubs` / `Bindings::stubs_file`; the stubs run on `ferrocom-runtime`):
+///
+/// ```ignore
+/// #[ferrocom_macros::device_stubs(device = "thermostat")]
+/// mod thermostat {
+///     use ferrocom_macros::Signals;
+///     #[derive(Signals)]
+///     #[signals(block = "exp", flags = "up")]
+///     pub struct Exp { temperature: f32, heating: bool }
+///     #[derive(Signals)]
+///     #[signals(block = "imp", flags = "down")]
+///     pub struct Imp { setpoint: f32 }
+/// }
+/// // thermostat::Thermostat::connect(...), server.device::<thermostat::Thermostat>(...)
+/// ```
+#[proc_macro_attribute]
+pub fn device_stubs(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let module = syn::parse_macro_input!(item as syn::ItemMod);
+    ferrocom_codegen::derive::module_stubs(attr.into(), module).into()
+}

@@ -8,5 +8,35 @@
 //!   stream of `ThermostatChange`.
 //!
 //! `tests/stubs.rs` runs both against each other over TCP.
+//!
+//! [`derived`] declares the same device in Rust instead of JSON, and gets the same stubs
+//! from `#[device_stubs]`; the test runs a derived device against a JSON-generated server
+//! handle, which works because both lay the blocks out by IOCOM's algorithm.
 
 include!(concat!(env!("OUT_DIR"), "/thermostat_stubs.rs"));
+
+/// The thermostat declared with `#[derive(Signals)]`, one struct per memory block.
+#[ferrocom_macros::device_stubs(device = "thermostat")]
+pub mod derived {
+    use ferrocom_macros::Signals;
+
+    /// Measurements, up to the server.
+    #[derive(Debug, Signals)]
+    #[signals(block = "exp", flags = "up")]
+    pub struct Exp {
+        pub temperature: f32,
+        pub heating: bool,
+        pub history: [i16; 4],
+        #[signal(str)]
+        pub status: [u8; 16],
+    }
+
+    /// Controls, down from the server.
+    #[derive(Debug, Signals)]
+    #[signals(block = "imp", flags = "down")]
+    pub struct Imp {
+        pub setpoint: f32,
+        pub mode: u8,
+        pub schedule: [u16; 3],
+    }
+}
