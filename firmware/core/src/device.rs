@@ -157,6 +157,11 @@ impl<B: Board> Device<B> {
         &mut self.board
     }
 
+    /// The board, giving up the device.
+    pub fn into_board(self) -> B {
+        self.board
+    }
+
     /// The link kind given to [`new`](Self::new).
     pub fn link(&self) -> Link {
         self.link
