@@ -1,0 +1,123 @@
+//! A minimal board on the device core, linked for a Cortex-M4F to measure code size:
+//! one up block of 8 bytes (a counter), one down block of 8 bytes, a 16-byte info block,
+//! serial link over a memory-mapped UART, a tick counter as clock. It is linked, not run:
+//! no vector table or startup code, and a bump allocator that never frees (a real
+//! firmware's allocator adds its own size; see BENCHMARKS.md).
+
+#![no_std]
+#![no_main]
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ops::Range;
+
+use ferrocom_device_core::{
+    Backoff, BlockSpec, Board, BoardSpec, Clock, Device, Io, Link, Millis, Runner, Transport,
+};
+
+const UART_STATUS: *const u32 = 0x4000_0000 as *const u32;
+const UART_DATA: *mut u32 = 0x4000_0004 as *mut u32;
+const TICKS: *const u32 = 0x4000_1000 as *const u32;
+
+struct Uart;
+impl Transport for Uart {
+    type Error = ();
+    fn open(&mut self) -> Result<(), ()> {
+        Ok(())
+    }
+    fn read(&mut self, buf: &mut [u8], _wait: Millis) -> Result<usize, ()> {
+        let mut n = 0;
+        for b in buf.iter_mut() {
+            // SAFETY: fixed MMIO register addresses of the (imaginary) UART.
+            if unsafe { UART_STATUS.read_volatile() } & 1 == 0 {
+                break;
+            }
+            *b = unsafe { UART_DATA.read_volatile() } as u8;
+            n += 1;
+        }
+        Ok(n)
+    }
+    fn write(&mut self, data: &[u8]) -> Result<usize, ()> {
+        for &b in data {
+            // SAFETY: as above.
+            unsafe { UART_DATA.write_volatile(u32::from(b)) };
+        }
+        Ok(data.len())
+    }
+    fn close(&mut self) {}
+}
+
+struct Tick;
+impl Clock for Tick {
+    fn now_ms(&self) -> Millis {
+        // SAFETY: as above.
+        Millis::from(unsafe { TICKS.read_volatile() })
+    }
+    fn sleep_ms(&self, _ms: Millis) {}
+}
+
+struct Counter(u32);
+impl Board for Counter {
+    fn poll(&mut self, now: Millis, io: &mut Io<'_>) -> Millis {
+        self.0 = self.0.wrapping_add(1);
+        let mut exp = [0u8; 8];
+        exp[0] = 0x03;
+        exp[1..5].copy_from_slice(&self.0.to_le_bytes());
+        let _ = io.publish(0, &exp);
+        now + 100
+    }
+    fn on_write(&mut self, _now: Millis, block: usize, _c: Range<usize>, io: &mut Io<'_>) {
+        if let Some(d) = io.read(block) {
+            // SAFETY: as above (an output port).
+            unsafe { UART_DATA.add(8).write_volatile(u32::from(d[0])) };
+        }
+    }
+}
+
+const BLOCKS: &[BlockSpec] = &[
+    BlockSpec::up("exp", 8),
+    BlockSpec::down("imp", 8),
+    BlockSpec::info(b"\x15;tiny\0up\0down\0"),
+];
+
+#[unsafe(no_mangle)]
+pub extern "C" fn _start() -> ! {
+    let spec = BoardSpec::new("tiny", "cafenet", BLOCKS);
+    let Ok(mut dev) = Device::new(&spec, Link::Serial, Counter(0), Tick.now_ms()) else {
+        loop {}
+    };
+    Runner::new(Backoff::default()).run(&mut dev, &mut Uart, &Tick, |_| {})
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+
+const HEAP: usize = 32 * 1024;
+struct Bump {
+    arena: UnsafeCell<[u8; HEAP]>,
+    next: UnsafeCell<usize>,
+}
+// SAFETY: single-threaded firmware, no interrupts allocate.
+unsafe impl Sync for Bump {}
+unsafe impl GlobalAlloc for Bump {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: single-threaded; offsets stay inside the arena.
+        unsafe {
+            let next = &mut *self.next.get();
+            let start = (*next + l.align() - 1) & !(l.align() - 1);
+            if start + l.size() > HEAP {
+                return core::ptr::null_mut();
+            }
+            *next = start + l.size();
+            (self.arena.get() as *mut u8).add(start)
+        }
+    }
+    unsafe fn dealloc(&self, _p: *mut u8, _l: Layout) {}
+}
+#[global_allocator]
+static ALLOC: Bump = Bump {
+    arena: UnsafeCell::new([0; HEAP]),
+    next: UnsafeCell::new(0),
+};
