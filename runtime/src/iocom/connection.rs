@@ -52,6 +52,10 @@ pub struct ConnectionConfig {
     pub frame_size: Option<usize>,
     /// The socket is TLS: mark byte 5B, password, authorization (§8.1, §9.4).
     pub is_tls: bool,
+    /// A socket starts with the TLS mark and the client handshake (§8.1). `false` for a
+    /// client stream relayed by a switchbox (§17): the switchbox wrote the mark and
+    /// consumed the handshake, so the stream begins with IOCOM frames.
+    pub socket_handshake: bool,
 }
 
 impl ConnectionConfig {
@@ -64,6 +68,7 @@ impl ConnectionConfig {
             allow_dynamic: false,
             frame_size: None,
             is_tls,
+            socket_handshake: true,
         }
     }
 
@@ -76,6 +81,17 @@ impl ConnectionConfig {
             allow_dynamic: true,
             frame_size: None,
             is_tls,
+            socket_handshake: true,
+        }
+    }
+
+    /// The service end of one client stream relayed by a switchbox (§17): a TLS server
+    /// connection (the client sends its password, the service authorizes it) whose
+    /// stream starts after the handshake.
+    pub fn switchbox_stream() -> Self {
+        ConnectionConfig {
+            socket_handshake: false,
+            ..Self::socket_server(true)
         }
     }
 
@@ -253,6 +269,9 @@ impl Connection {
                 self.enter_data(root, now, None);
             }
             (Transport::Socket, false, true) => self.phase = Phase::AwaitTlsMark,
+            (Transport::Socket, true, _) if !self.cfg.socket_handshake => {
+                self.enter_data(root, now, None);
+            }
             (Transport::Socket, true, tls) => {
                 if tls {
                     let _ = TlsMark {}.encode(&mut self.raw_out);
