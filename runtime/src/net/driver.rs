@@ -197,7 +197,12 @@ async fn run<H: Host, S: AsyncRead + AsyncWrite + Unpin>(
                 failure = Some(e);
             }
             host.before_transmit(&mut st);
-            conn.poll_transmit(H::root(&mut st), now, &mut out);
+            // Changes written while the previous snapshot was still going out were
+            // withheld (ENGINE.md departure 9); once it is out they can be sent, and no
+            // wake-up will come for them, so go round until nothing more is produced.
+            while conn.poll_transmit(H::root(&mut st), now, &mut out) > 0 {
+                host.before_transmit(&mut st);
+            }
             if let Some(end) = drain(host, &mut st, conn, now) {
                 return end;
             }
