@@ -20,7 +20,12 @@ async fn signals_flow_both_ways_through_the_switchbox() {
     let certs = certs();
     let sb = start_switchbox("sb-e2e", &certs).await;
     let sb_addr = sb.local_addr();
-    let server = start_service(&temp_db("sb-e2e-srv"), "cafenet", link(sb_addr, &certs, "cafenet", "plant", "pw")).await;
+    let server = start_service(
+        &temp_db("sb-e2e-srv"),
+        "cafenet",
+        link(sb_addr, &certs, "cafenet", "plant", "pw"),
+    )
+    .await;
     let mut events = server.subscribe();
     wait_published(&sb, "cafenet").await;
 
@@ -29,26 +34,53 @@ async fn signals_flow_both_ways_through_the_switchbox() {
     within(Duration::from_secs(10), dev.wait_connected()).await;
 
     dev.set("exp", "potentiometer", 7.5f32).unwrap();
-    let gina = wait_signal(&mut events, "gina", "exp", "potentiometer", &SignalValue::Float(7.5)).await;
+    let gina = wait_signal(
+        &mut events,
+        "gina",
+        "exp",
+        "potentiometer",
+        &SignalValue::Float(7.5),
+    )
+    .await;
     // The remote device looks exactly like a local one: automatic number, signal map.
     assert_eq!(gina.number, 9001);
     assert_eq!(gina.network, "cafenet");
     assert!(server.signal_map(&gina).is_some());
 
-    server.write_signal(&gina, "imp", "setpoint", 1234u16).unwrap();
+    server
+        .write_signal(&gina, "imp", "setpoint", 1234u16)
+        .unwrap();
     wait_device(&mut dev_events, |e| match e {
-        DeviceEvent::Write { signal, value, .. } if signal == "setpoint" && *value == SignalValue::Int(1234) => Some(()),
+        DeviceEvent::Write { signal, value, .. }
+            if signal == "setpoint" && *value == SignalValue::Int(1234) =>
+        {
+            Some(())
+        }
         _ => None,
     })
     .await;
 
     // A string and many updates in a row arrive in order, the last one wins.
     dev.set("exp", "teststr", "hello").unwrap();
-    wait_signal(&mut events, "gina", "exp", "teststr", &SignalValue::Str("hello".into())).await;
+    wait_signal(
+        &mut events,
+        "gina",
+        "exp",
+        "teststr",
+        &SignalValue::Str("hello".into()),
+    )
+    .await;
     for i in 0..200u32 {
         dev.set("exp", "counter", i).unwrap();
     }
-    wait_signal(&mut events, "gina", "exp", "counter", &SignalValue::Int(199)).await;
+    wait_signal(
+        &mut events,
+        "gina",
+        "exp",
+        "counter",
+        &SignalValue::Int(199),
+    )
+    .await;
 
     let nets = sb.networks();
     assert_eq!(nets.len(), 1);
@@ -65,8 +97,18 @@ async fn two_networks_through_one_switchbox_stay_apart() {
     let certs = certs();
     let sb = start_switchbox("sb-two", &certs).await;
     let sb_addr = sb.local_addr();
-    let cafe = start_service(&temp_db("sb-two-a"), "cafenet", link(sb_addr, &certs, "cafenet", "plant", "pw")).await;
-    let other = start_service(&temp_db("sb-two-b"), "othernet", link(sb_addr, &certs, "othernet", "plant", "pw")).await;
+    let cafe = start_service(
+        &temp_db("sb-two-a"),
+        "cafenet",
+        link(sb_addr, &certs, "cafenet", "plant", "pw"),
+    )
+    .await;
+    let other = start_service(
+        &temp_db("sb-two-b"),
+        "othernet",
+        link(sb_addr, &certs, "othernet", "plant", "pw"),
+    )
+    .await;
     let mut cafe_events = cafe.subscribe();
     let mut other_events = other.subscribe();
     wait_published(&sb, "cafenet").await;
@@ -79,8 +121,22 @@ async fn two_networks_through_one_switchbox_stay_apart() {
     within(Duration::from_secs(10), b.wait_connected()).await;
     a.set("exp", "counter", 111u32).unwrap();
     b.set("exp", "counter", 222u32).unwrap();
-    let ga = wait_signal(&mut cafe_events, "gina", "exp", "counter", &SignalValue::Int(111)).await;
-    let gb = wait_signal(&mut other_events, "gina", "exp", "counter", &SignalValue::Int(222)).await;
+    let ga = wait_signal(
+        &mut cafe_events,
+        "gina",
+        "exp",
+        "counter",
+        &SignalValue::Int(111),
+    )
+    .await;
+    let gb = wait_signal(
+        &mut other_events,
+        "gina",
+        "exp",
+        "counter",
+        &SignalValue::Int(222),
+    )
+    .await;
     assert_eq!(ga.network, "cafenet");
     assert_eq!(gb.network, "othernet");
 
@@ -89,8 +145,14 @@ async fn two_networks_through_one_switchbox_stay_apart() {
     let on_other: Vec<_> = other.devices().into_iter().map(|d| d.device).collect();
     assert_eq!(on_cafe, vec![ga.clone()]);
     assert_eq!(on_other, vec![gb.clone()]);
-    assert_eq!(cafe.read_signal(&ga, "exp", "counter").unwrap().0, SignalValue::Int(111));
-    assert_eq!(other.read_signal(&gb, "exp", "counter").unwrap().0, SignalValue::Int(222));
+    assert_eq!(
+        cafe.read_signal(&ga, "exp", "counter").unwrap().0,
+        SignalValue::Int(111)
+    );
+    assert_eq!(
+        other.read_signal(&gb, "exp", "counter").unwrap().0,
+        SignalValue::Int(222)
+    );
 
     // Writes down go to the right device only.
     cafe.write_signal(&ga, "imp", "setpoint", 5u16).unwrap();
@@ -116,7 +178,12 @@ async fn a_service_that_reconnects_takes_its_clients_back() {
     let sb = start_switchbox("sb-recon", &certs).await;
     let sb_addr = sb.local_addr();
     let db = temp_db("sb-recon-srv");
-    let server = start_service(&db, "cafenet", link(sb_addr, &certs, "cafenet", "plant", "pw")).await;
+    let server = start_service(
+        &db,
+        "cafenet",
+        link(sb_addr, &certs, "cafenet", "plant", "pw"),
+    )
+    .await;
     wait_published(&sb, "cafenet").await;
     let dev = device("gina", "cafenet", sb_addr, &certs);
     let mut dev_events = dev.subscribe();
@@ -125,20 +192,30 @@ async fn a_service_that_reconnects_takes_its_clients_back() {
 
     // The service goes away: the switchbox closes its clients and forgets the network.
     server.shutdown().await;
-    wait_device(&mut dev_events, |e| matches!(e, DeviceEvent::Disconnected { .. }).then_some(())).await;
+    wait_device(&mut dev_events, |e| {
+        matches!(e, DeviceEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
     within(Duration::from_secs(10), async {
         while !sb.networks().is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
-    logs.wait_line(&["service connection ended", "cafenet"]).await;
+    logs.wait_line(&["service connection ended", "cafenet"])
+        .await;
     // Meanwhile the device keeps trying and is told the network is not there.
-    logs.wait_line(&["client refused", "no service has published this IO network"]).await;
+    logs.wait_line(&["client refused", "no service has published this IO network"])
+        .await;
     dev.set("exp", "counter", 2u32).unwrap();
 
     // The service comes back (same database): the device reconnects and resyncs.
-    let server = start_service(&db, "cafenet", link(sb_addr, &certs, "cafenet", "plant", "pw")).await;
+    let server = start_service(
+        &db,
+        "cafenet",
+        link(sb_addr, &certs, "cafenet", "plant", "pw"),
+    )
+    .await;
     let mut events = server.subscribe();
     within(Duration::from_secs(15), dev.wait_connected()).await;
     let gina = wait_signal(&mut events, "gina", "exp", "counter", &SignalValue::Int(2)).await;
@@ -161,7 +238,12 @@ async fn a_client_that_drops_is_reported_and_its_id_freed() {
     })
     .await;
     let sb_addr = sb.local_addr();
-    let server = start_service(&temp_db("sb-drop-srv"), "cafenet", link(sb_addr, &certs, "cafenet", "plant", "pw")).await;
+    let server = start_service(
+        &temp_db("sb-drop-srv"),
+        "cafenet",
+        link(sb_addr, &certs, "cafenet", "plant", "pw"),
+    )
+    .await;
     let mut events = server.subscribe();
     wait_published(&sb, "cafenet").await;
 
@@ -174,11 +256,20 @@ async fn a_client_that_drops_is_reported_and_its_id_freed() {
     one.shutdown().await;
     // The service hears about it (CONNECTION_DROPPED → its connection ends).
     let gone = wait_server(&mut events, |e| match e {
-        ServerEvent::DeviceDisconnected { device, .. } if device.name == "one" => Some(device.clone()),
+        ServerEvent::DeviceDisconnected { device, .. } if device.name == "one" => {
+            Some(device.clone())
+        }
         _ => None,
     })
     .await;
-    assert!(!server.devices().iter().find(|d| d.device == gone).unwrap().connected);
+    assert!(
+        !server
+            .devices()
+            .iter()
+            .find(|d| d.device == gone)
+            .unwrap()
+            .connected
+    );
     within(Duration::from_secs(10), async {
         while sb.networks()[0].clients != vec![2] {
             tokio::time::sleep(Duration::from_millis(20)).await;

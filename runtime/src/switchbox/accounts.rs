@@ -105,10 +105,10 @@ impl ServiceStore {
 
     /// Removes an account; `true` if it existed.
     pub fn remove(&self, user: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .execute("DELETE FROM service_accounts WHERE user = ?1", params![user])?
-            > 0)
+        Ok(self.db.execute(
+            "DELETE FROM service_accounts WHERE user = ?1",
+            params![user],
+        )? > 0)
     }
 
     /// All accounts, by user.
@@ -155,7 +155,8 @@ mod tests {
         let s = ServiceStore::in_memory().unwrap();
         s.put(&ServiceAccount::new("plant", "pw", &["cafe*"]))
             .unwrap();
-        s.put(&ServiceAccount::new("srv", "*", &["legacy"])).unwrap();
+        s.put(&ServiceAccount::new("srv", "*", &["legacy"]))
+            .unwrap();
         assert!(s.authenticate("plant", "pw", "cafenet").unwrap().is_some());
         assert!(s.authenticate("plant", "no", "cafenet").unwrap().is_none());
         assert!(s.authenticate("plant", "pw", "other").unwrap().is_none());

@@ -109,9 +109,9 @@ impl fmt::Display for HelloError {
                 f,
                 "switchbox authentication frame of {len} bytes, more than {MAX_AUTH_FRAME}"
             ),
-            HelloError::NotAuthentication => f.write_str(
-                "expected a switchbox authentication frame (system frame 0 of type 02)",
-            ),
+            HelloError::NotAuthentication => {
+                f.write_str("expected a switchbox authentication frame (system frame 0 of type 02)")
+            }
         }
     }
 }

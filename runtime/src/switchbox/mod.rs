@@ -32,6 +32,6 @@ pub use relay::{
     SwitchboxHandle,
 };
 #[cfg(feature = "tokio")]
-pub use service::{MuxStream, SwitchboxLink};
-#[cfg(feature = "tokio")]
 pub(crate) use service::run_link;
+#[cfg(feature = "tokio")]
+pub use service::{MuxStream, SwitchboxLink};

@@ -19,10 +19,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::string::{String, ToString};
-use std::vec::Vec;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use std::vec::Vec;
 
 use ferrocom_wire::codec::Decoded;
 use ferrocom_wire::iocom::{CertificateAnswer, ClientHandshake, TlsMark};
@@ -399,14 +399,23 @@ async fn accept(
         }
     }
     let Some(network) = network.filter(|n| !n.is_empty()) else {
-        tracing::warn!(%peer, "switchbox connection refused: the IOCOM handshake names no IO network (SWB: the network is selected only by the handshake name)");
-        return;
+        tracing::warn!(%peer, "switchbox connection refused: the IOCOM handshake names no IO network, and a switchbox routes only by that name");
+        return close(tls).await;
     };
     match role {
         hello::ROLE_SERVICE => service(shared, tls, peer, network, rest).await,
         hello::ROLE_CLIENT => client(shared, tls, peer, network, rest).await,
-        other => tracing::warn!(%peer, role = other, "switchbox connection refused: unknown handshake role"),
+        other => {
+            // The codec accepts only 0x12 and 0x13; kept for a future third role.
+            tracing::warn!(%peer, role = other, "switchbox connection refused: unknown handshake role");
+            close(tls).await;
+        }
     }
+}
+
+/// Ends a refused connection with a TLS close_notify, so the peer sees a clean close.
+async fn close(mut tls: Tls) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
 }
 
 // ------------------------------------------------------------------ services
@@ -435,17 +444,23 @@ async fn read_auth(tls: &mut Tls, mut rx: Vec<u8>) -> Result<(PeerAuth, Vec<u8>)
     }
 }
 
-async fn service(shared: Arc<Shared>, mut tls: Tls, peer: SocketAddr, network: String, rest: Vec<u8>) {
+async fn service(
+    shared: Arc<Shared>,
+    mut tls: Tls,
+    peer: SocketAddr,
+    network: String,
+    rest: Vec<u8>,
+) {
     let limits = &shared.limits;
     let auth = match tokio::time::timeout(limits.auth_timeout, read_auth(&mut tls, rest)).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => {
             tracing::warn!(%peer, %network, "service refused: {e}");
-            return;
+            return close(tls).await;
         }
         Err(_) => {
             tracing::warn!(%peer, %network, "service refused: no authentication frame within {:?}", limits.auth_timeout);
-            return;
+            return close(tls).await;
         }
     };
     let (PeerAuth { user, password }, early) = auth;
@@ -454,42 +469,49 @@ async fn service(shared: Arc<Shared>, mut tls: Tls, peer: SocketAddr, network: S
         Ok(Some(a)) => a,
         Ok(None) => {
             tracing::warn!(%peer, %network, user, "service refused: no service account lets this user publish this IO network with this password");
-            return;
+            return close(tls).await;
         }
         Err(e) => {
             tracing::error!(%peer, %network, "service refused: accounts database: {e}");
-            return;
+            return close(tls).await;
         }
     };
     let generation = shared.generation.fetch_add(1, Ordering::Relaxed);
     let (to_service, from_clients) = mpsc::channel(1024);
     let stop = Arc::new(Notify::new());
-    {
+    // Check and register under one lock, so two services cannot both win.
+    let taken = {
         let mut nets = lock(&shared.networks);
-        if let Some(old) = nets.get(&network) {
-            if old.owner != account.user {
-                tracing::warn!(%peer, %network, user = account.user, owner = old.owner,
-                    "service refused: IO network is already published by another account");
-                return;
+        match nets.get(&network) {
+            Some(old) if old.owner != account.user => Some(old.owner.clone()),
+            old => {
+                if let Some(old) = old {
+                    // The owner again (e.g. its old connection died without us noticing
+                    // yet): the new connection wins, the old one and its clients close.
+                    tracing::warn!(%peer, %network, old = %old.peer,
+                        "IO network taken over by a new connection of its owner; old service connection closed");
+                    old.stop.notify_one();
+                }
+                nets.insert(
+                    network.clone(),
+                    Service {
+                        owner: account.user.clone(),
+                        generation,
+                        peer,
+                        to_service: to_service.clone(),
+                        clients: HashMap::new(),
+                        next_id: 1,
+                        stop: stop.clone(),
+                    },
+                );
+                None
             }
-            // The owner again (e.g. its old connection died without us noticing yet):
-            // the new connection wins, the old one and its clients are closed.
-            tracing::warn!(%peer, %network, old = %old.peer,
-                "IO network taken over by a new connection of its owner; old service connection closed");
-            old.stop.notify_one();
         }
-        nets.insert(
-            network.clone(),
-            Service {
-                owner: account.user.clone(),
-                generation,
-                peer,
-                to_service: to_service.clone(),
-                clients: HashMap::new(),
-                next_id: 1,
-                stop: stop.clone(),
-            },
-        );
+    };
+    if let Some(owner) = taken {
+        tracing::warn!(%peer, %network, user = account.user, owner,
+            "service refused: IO network is already published by another account");
+        return close(tls).await;
     }
     let mut hello_out = Vec::new();
     let _ = hello::encode_auth("switchbox", "", &[0; 12], &mut hello_out);
@@ -571,8 +593,7 @@ async fn read_service(
     let mut first = true;
     loop {
         if !std::mem::take(&mut first) {
-            let n = match tokio::time::timeout(limits.silence_timeout, rd.read(&mut buf)).await
-            {
+            let n = match tokio::time::timeout(limits.silence_timeout, rd.read(&mut buf)).await {
                 Err(_) => return std::format!("silent for {:?}", limits.silence_timeout),
                 Ok(Ok(0)) => return "service closed the connection".into(),
                 Ok(Ok(n)) => n,
@@ -615,19 +636,35 @@ async fn read_service(
 
 /// Queues `data` for client `id`; a reply for the service if the client is unknown or
 /// had to be dropped.
-fn deliver(shared: &Shared, network: &str, generation: u64, id: u16, data: Vec<u8>) -> Option<LinkOut> {
+fn deliver(
+    shared: &Shared,
+    network: &str,
+    generation: u64,
+    id: u16,
+    data: Vec<u8>,
+) -> Option<LinkOut> {
     let mut nets = lock(&shared.networks);
-    let s = nets.get_mut(network).filter(|s| s.generation == generation)?;
+    let s = nets
+        .get_mut(network)
+        .filter(|s| s.generation == generation)?;
     let Some(slot) = s.clients.get(&id) else {
-        tracing::debug!(network, client = id, "data from the service for an unknown client: CONNECTION_DROPPED sent back");
+        tracing::debug!(
+            network,
+            client = id,
+            "data from the service for an unknown client: CONNECTION_DROPPED sent back"
+        );
         return Some(LinkOut::Dropped(id));
     };
     let len = data.len();
     let queued = slot.queued.fetch_add(len, Ordering::Relaxed) + len;
     if queued > shared.limits.client_queue_limit || slot.to_client.send(data).is_err() {
         s.clients.remove(&id);
-        tracing::warn!(network, client = id, queued,
-            "client dropped: it does not read what its service sends");
+        tracing::warn!(
+            network,
+            client = id,
+            queued,
+            "client dropped: it does not read what its service sends"
+        );
         return Some(LinkOut::Dropped(id));
     }
     None
@@ -642,10 +679,12 @@ async fn client(shared: Arc<Shared>, tls: Tls, peer: SocketAddr, network: String
         let mut nets = lock(&shared.networks);
         match nets.get_mut(&network) {
             None => Err("no service has published this IO network".to_string()),
-            Some(s) if s.clients.len() >= usize::from(shared.limits.max_clients) => Err(std::format!(
-                "the IO network has its maximum of {} clients",
-                shared.limits.max_clients
-            )),
+            Some(s) if s.clients.len() >= usize::from(shared.limits.max_clients) => {
+                Err(std::format!(
+                    "the IO network has its maximum of {} clients",
+                    shared.limits.max_clients
+                ))
+            }
             Some(s) => {
                 // Round-robin ids: a freed id is reused as late as possible, so bytes
                 // the service still had in flight for it cannot reach a newcomer.
@@ -669,7 +708,7 @@ async fn client(shared: Arc<Shared>, tls: Tls, peer: SocketAddr, network: String
         Ok(x) => x,
         Err(reason) => {
             tracing::warn!(%peer, %network, "client refused: {reason}");
-            return;
+            return close(tls).await;
         }
     };
     tracing::info!(%peer, %network, client = id, "client connected");

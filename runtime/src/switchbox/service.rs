@@ -16,11 +16,11 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::string::{String, ToString};
-use std::vec::Vec;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::vec::Vec;
 
 use ferrocom_wire::codec::Decoded;
 use ferrocom_wire::iocom::TlsMark;
@@ -59,7 +59,14 @@ pub struct SwitchboxLink {
 
 impl SwitchboxLink {
     /// Publishes `network` on the switchbox at `addr` as `user`, with default timers.
-    pub fn new(addr: &str, server_name: &str, trust: Trust, network: &str, user: &str, password: &str) -> Self {
+    pub fn new(
+        addr: &str,
+        server_name: &str,
+        trust: Trust,
+        network: &str,
+        user: &str,
+        password: &str,
+    ) -> Self {
         SwitchboxLink {
             addr: addr.into(),
             server_name: server_name.into(),
@@ -109,7 +116,9 @@ pub struct MuxStream {
 
 impl fmt::Debug for MuxStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MuxStream").field("client", &self.id).finish_non_exhaustive()
+        f.debug_struct("MuxStream")
+            .field("client", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,7 +130,11 @@ impl MuxStream {
 }
 
 impl AsyncRead for MuxStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.pos >= this.pending.len() {
             match this.rx.poll_recv(cx) {
@@ -143,7 +156,11 @@ impl AsyncRead for MuxStream {
 }
 
 impl AsyncWrite for MuxStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.remote_closed.load(Ordering::Relaxed) {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
@@ -169,7 +186,9 @@ impl Drop for MuxStream {
         }
         // The server ended this client (refusal, protocol error, shutdown).
         let mut t = lock(&self.table);
-        if t.get(&self.id).is_some_and(|s| Arc::ptr_eq(&s.remote_closed, &self.remote_closed)) {
+        if t.get(&self.id)
+            .is_some_and(|s| Arc::ptr_eq(&s.remote_closed, &self.remote_closed))
+        {
             t.remove(&self.id);
         }
         drop(t);
@@ -202,12 +221,20 @@ where
     loop {
         match session(&link, &connector, &serve).await {
             SessionEnd::Failed(e) => {
-                tracing::warn!(switchbox = link.addr, network = link.network, "cannot publish the IO network on the switchbox: {e}");
+                tracing::warn!(
+                    switchbox = link.addr,
+                    network = link.network,
+                    "cannot publish the IO network on the switchbox: {e}"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(link.backoff.max);
             }
             SessionEnd::Ended(e) => {
-                tracing::warn!(switchbox = link.addr, network = link.network, "switchbox link lost: {e}");
+                tracing::warn!(
+                    switchbox = link.addr,
+                    network = link.network,
+                    "switchbox link lost: {e}"
+                );
                 delay = link.backoff.initial;
                 tokio::time::sleep(delay).await;
             }
@@ -215,7 +242,11 @@ where
     }
 }
 
-async fn session<F>(link: &SwitchboxLink, connector: &tokio_rustls::TlsConnector, serve: &F) -> SessionEnd
+async fn session<F>(
+    link: &SwitchboxLink,
+    connector: &tokio_rustls::TlsConnector,
+    serve: &F,
+) -> SessionEnd
 where
     F: Fn(MuxStream, String) + Send + Sync + 'static,
 {
@@ -225,7 +256,11 @@ where
         Ok(Err(e)) => return SessionEnd::Failed(e),
         Err(_) => return SessionEnd::Failed("no answer from the switchbox within 20 s".into()),
     };
-    tracing::info!(switchbox = link.addr, network = link.network, "IO network published on the switchbox");
+    tracing::info!(
+        switchbox = link.addr,
+        network = link.network,
+        "IO network published on the switchbox"
+    );
     let (rd, mut wr) = tokio::io::split(tls);
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<LinkOut>();
     let keepalive = link.keepalive;
@@ -264,7 +299,10 @@ where
 type TlsClient = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// TCP, TLS, mark byte, handshake and authentication frames both ways.
-async fn open(link: &SwitchboxLink, connector: &tokio_rustls::TlsConnector) -> Result<(TlsClient, Vec<u8>), String> {
+async fn open(
+    link: &SwitchboxLink,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<(TlsClient, Vec<u8>), String> {
     let tcp = crate::net::tcp::connect(link.addr.as_str())
         .await
         .map_err(|e| std::format!("connect: {e}"))?;
@@ -283,17 +321,23 @@ async fn open(link: &SwitchboxLink, connector: &tokio_rustls::TlsConnector) -> R
             Ok(Decoded::Incomplete(_)) => {}
             Err(e) => return Err(std::format!("not a switchbox: {e}")),
         }
-        let n = tls.read(&mut buf).await.map_err(|e| std::format!("read: {e}"))?;
+        let n = tls
+            .read(&mut buf)
+            .await
+            .map_err(|e| std::format!("read: {e}"))?;
         if n == 0 {
             return Err("switchbox closed the connection before its TLS mark".into());
         }
         rx.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
     let mut out = Vec::new();
-    hello::encode_service_handshake(&link.network, &mut out).map_err(|e| std::format!("network name: {e}"))?;
+    hello::encode_service_handshake(&link.network, &mut out)
+        .map_err(|e| std::format!("network name: {e}"))?;
     hello::encode_auth(&link.user, &link.password, &[0; 12], &mut out)
         .map_err(|e| std::format!("user or password: {e}"))?;
-    tls.write_all(&out).await.map_err(|e| std::format!("write: {e}"))?;
+    tls.write_all(&out)
+        .await
+        .map_err(|e| std::format!("write: {e}"))?;
     tls.flush().await.map_err(|e| std::format!("write: {e}"))?;
     loop {
         match hello::decode_auth(&rx) {
@@ -304,7 +348,12 @@ async fn open(link: &SwitchboxLink, connector: &tokio_rustls::TlsConnector) -> R
             Ok(Decoded::Incomplete(_)) => {}
             Err(e) => return Err(e.to_string()),
         }
-        let n = tls.read(&mut buf).await.map_err(|e| std::format!("read: {e}"))?;
+        let n = match tls.read(&mut buf).await {
+            Ok(n) => n,
+            // A peer that closed without close_notify is closed all the same.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(std::format!("read: {e}")),
+        };
         if n == 0 {
             return Err(
                 "switchbox closed the connection instead of accepting the service (wrong account or password, or the IO network is published by another account; see the switchbox log)"
@@ -360,8 +409,11 @@ where
                     );
                     if let Some(old) = old {
                         old.remote_closed.store(true, Ordering::Relaxed);
-                        tracing::warn!(switchbox = link.addr, client = id,
-                            "switchbox reused client id {id} while its stream was open (no CONNECTION_DROPPED first); the old stream is closed");
+                        tracing::warn!(
+                            switchbox = link.addr,
+                            client = id,
+                            "switchbox reused client id {id} while its stream was open (no CONNECTION_DROPPED first); the old stream is closed"
+                        );
                     }
                     let stream = MuxStream {
                         id,
@@ -380,10 +432,15 @@ where
                     }
                 }
                 MuxMessage::Data(id, data) => {
-                    let delivered = lock(table).get(&id).is_some_and(|s| s.to_stream.send(data).is_ok());
+                    let delivered = lock(table)
+                        .get(&id)
+                        .is_some_and(|s| s.to_stream.send(data).is_ok());
                     if !delivered {
                         // §17: tell the switchbox we no longer have this stream.
-                        tracing::debug!(client = id, "data for a client stream that is gone: CONNECTION_DROPPED sent");
+                        tracing::debug!(
+                            client = id,
+                            "data for a client stream that is gone: CONNECTION_DROPPED sent"
+                        );
                         let _ = out.send(LinkOut::Dropped(id));
                     }
                 }

@@ -39,14 +39,24 @@ pub async fn start_switchbox_on(
     );
     tune(&mut cfg);
     let sb = Switchbox::start(cfg).await.unwrap();
-    sb.add_account(&ServiceAccount::new("plant", "pw", &["cafenet", "othernet"]))
-        .unwrap();
+    sb.add_account(&ServiceAccount::new(
+        "plant",
+        "pw",
+        &["cafenet", "othernet"],
+    ))
+    .unwrap();
     sb.add_account(&ServiceAccount::new("intruder", "pw2", &["cafenet"]))
         .unwrap();
     sb
 }
 
-pub fn link(sb: SocketAddr, certs: &DevCertificates, network: &str, user: &str, pw: &str) -> SwitchboxLink {
+pub fn link(
+    sb: SocketAddr,
+    certs: &DevCertificates,
+    network: &str,
+    user: &str,
+    pw: &str,
+) -> SwitchboxLink {
     let mut l = SwitchboxLink::new(
         &sb.to_string(),
         "127.0.0.1",
@@ -68,7 +78,10 @@ pub async fn start_service(db: &Path, network: &str, l: SwitchboxLink) -> Server
     let mut cfg = ServerConfig::new(network, db);
     cfg.endpoints.push(Endpoint::Switchbox(l));
     let server = Server::start(cfg).await.unwrap();
-    server.accounts().add_user("*", "secret", &[network]).unwrap();
+    server
+        .accounts()
+        .add_user("*", "secret", &[network])
+        .unwrap();
     server
 }
 
@@ -91,7 +104,12 @@ pub fn via(sb: SocketAddr, trust: Trust) -> Connect {
 }
 
 /// A device on `network` reaching its server through the switchbox.
-pub fn device_cfg(name: &str, network: &str, sb: SocketAddr, certs: &DevCertificates) -> DeviceConfig {
+pub fn device_cfg(
+    name: &str,
+    network: &str,
+    sb: SocketAddr,
+    certs: &DevCertificates,
+) -> DeviceConfig {
     let mut cfg = device_config(name, via(sb, Trust::Roots(vec![certs.ca_cert.clone()])));
     cfg.network = network.into();
     cfg.password = "secret".into();
