@@ -209,6 +209,7 @@ fn encode(client: u16, body: MessageBody<'_>, out: &mut Vec<u8>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
     use alloc::vec;
 
     #[test]
