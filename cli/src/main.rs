@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod conform;
 mod r#gen;
+mod switchbox;
 
 /// ferrocom: secure, real-time IO-signal communication, byte-compatible with IOCOM.
 #[derive(Debug, Parser)]
@@ -20,11 +21,13 @@ struct Cli {
 enum Command {
     Gen(r#gen::GenArgs),
     Conform(conform::ConformArgs),
+    Switchbox(switchbox::SwitchboxArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Gen(args) => r#gen::run(args),
         Command::Conform(args) => conform::cmd(args),
+        Command::Switchbox(args) => switchbox::cmd(args),
     }
 }
