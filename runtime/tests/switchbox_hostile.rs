@@ -576,3 +576,51 @@ async fn trust_on_first_use_pins_and_refuses_a_changed_certificate() {
     server.shutdown().await;
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_dropped_alone() {
+    let logs = logs();
+    let certs = certs();
+    let sb = start_switchbox_on("sbh-slow", &certs, "127.0.0.1:0".parse().unwrap(), |c| {
+        c.client_queue_limit = 256 * 1024;
+    })
+    .await;
+    let addr = sb.local_addr();
+    let mut service = raw_service(addr, &certs, "othernet", "plant", "pw").await;
+    // Two clients: one never reads, one does.
+    let mut stuck = raw_tls(addr, &certs).await;
+    stuck.write_all(b"\x53\x09othernet\x00").await.unwrap();
+    let mut reader = raw_tls(addr, &certs).await;
+    reader.write_all(b"\x53\x09othernet\x00").await.unwrap();
+    let mut dec = MuxDecoder::default();
+    let got = collect(&mut service, &mut dec, Duration::from_millis(500)).await;
+    assert_eq!(
+        got,
+        vec![MuxMessage::NewConnection(1), MuxMessage::NewConnection(2)]
+    );
+
+    // 32 MiB for the stuck client: more than the socket buffers hold, so its queue
+    // grows past the limit and it is dropped; the other client still gets its bytes.
+    let chunk = vec![0x55u8; 16 * 1024];
+    let mut dropped = false;
+    for _ in 0..2048 {
+        send(&mut service, |o| mux::encode_data(1, &chunk, o)).await;
+        let got = collect(&mut service, &mut dec, Duration::from_millis(1)).await;
+        if got.contains(&MuxMessage::ConnectionDropped(1)) {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "the stuck client was never dropped");
+    logs.wait_line(&["client dropped: it does not read", "client=1"])
+        .await;
+    send(&mut service, |o| mux::encode_data(2, b"still here", o)).await;
+    let mut buf = [0u8; 10];
+    within(Duration::from_secs(10), reader.read_exact(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(&buf, b"still here");
+    assert_eq!(sb.networks()[0].clients, vec![2]);
+    drop(stuck);
+    sb.shutdown().await;
+}
