@@ -12,6 +12,7 @@ mod device;
 mod r#gen;
 mod server;
 mod spy;
+mod switchbox;
 
 /// ferrocom: secure, real-time IO-signal communication, byte-compatible with IOCOM.
 #[derive(Debug, Parser)]
@@ -29,6 +30,7 @@ enum Command {
     Spy(spy::SpyArgs),
     Cert(cert::CertArgs),
     Conform(conform::ConformArgs),
+    Switchbox(switchbox::SwitchboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +41,6 @@ fn main() -> ExitCode {
         Command::Spy(args) => spy::run(args),
         Command::Cert(args) => cert::run(args),
         Command::Conform(args) => conform::cmd(args),
+        Command::Switchbox(args) => switchbox::cmd(args),
     }
 }

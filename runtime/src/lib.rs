@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
+pub mod switchbox;
 
 #[cfg(feature = "tokio")]
 pub mod device;

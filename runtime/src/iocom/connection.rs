@@ -57,6 +57,10 @@ pub struct ConnectionConfig {
     /// block data. Without it, an upper end that mirrors a device's downward blocks would
     /// send its own (zero) key frame of them on binding and overwrite the real values.
     pub observe_only: bool,
+    /// A socket starts with the TLS mark and the client handshake (§8.1). `false` for a
+    /// client stream relayed by a switchbox (§17): the switchbox wrote the mark and
+    /// consumed the handshake, so the stream begins with IOCOM frames.
+    pub socket_handshake: bool,
 }
 
 impl ConnectionConfig {
@@ -70,6 +74,7 @@ impl ConnectionConfig {
             frame_size: None,
             is_tls,
             observe_only: false,
+            socket_handshake: true,
         }
     }
 
@@ -96,6 +101,17 @@ impl ConnectionConfig {
             frame_size: None,
             is_tls,
             observe_only: false,
+            socket_handshake: true,
+        }
+    }
+
+    /// The service end of one client stream relayed by a switchbox (§17): a TLS server
+    /// connection (the client sends its password, the service authorizes it) whose
+    /// stream starts after the handshake.
+    pub fn switchbox_stream() -> Self {
+        ConnectionConfig {
+            socket_handshake: false,
+            ..Self::socket_server(true)
         }
     }
 
@@ -273,6 +289,9 @@ impl Connection {
                 self.enter_data(root, now, None);
             }
             (Transport::Socket, false, true) => self.phase = Phase::AwaitTlsMark,
+            (Transport::Socket, true, _) if !self.cfg.socket_handshake => {
+                self.enter_data(root, now, None);
+            }
             (Transport::Socket, true, tls) => {
                 if tls {
                     let _ = TlsMark {}.encode(&mut self.raw_out);

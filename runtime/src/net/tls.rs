@@ -4,9 +4,9 @@
 //! ([`generate_dev_certificates`], what `ferrocom cert` writes).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::prelude::rust_2024::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::vec;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -187,6 +187,17 @@ pub enum Trust {
     /// Accept any certificate (the C client's behaviour without a stored chain, §8.2).
     /// Tests and first-time provisioning only: it defeats authentication of the server.
     InsecureAnyCertificate,
+    /// Trust on first use: a certificate that chains to `roots` is accepted as usual;
+    /// one that does not is accepted only if its SHA-256 equals the one pinned in
+    /// `pin_file`, or — when `pin_file` does not exist yet — pinned there (hex) and
+    /// accepted. A changed certificate is refused from then on. Allow this only where
+    /// the first connection is known to reach the right peer.
+    FirstUse {
+        /// Roots tried first (may be empty).
+        roots: Vec<CertificateDer<'static>>,
+        /// Where the SHA-256 of the peer's certificate is kept.
+        pin_file: PathBuf,
+    },
 }
 
 impl fmt::Debug for Trust {
@@ -194,6 +205,12 @@ impl fmt::Debug for Trust {
         match self {
             Trust::Roots(r) => write!(f, "Roots({} certificates)", r.len()),
             Trust::InsecureAnyCertificate => f.write_str("InsecureAnyCertificate"),
+            Trust::FirstUse { roots, pin_file } => write!(
+                f,
+                "FirstUse({} roots, pin {})",
+                roots.len(),
+                pin_file.display()
+            ),
         }
     }
 }
@@ -214,6 +231,33 @@ pub fn connector(trust: &Trust) -> Result<TlsConnector, TlsError> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
             .with_no_client_auth(),
+        Trust::FirstUse { roots, pin_file } => {
+            let chain = if roots.is_empty() {
+                None
+            } else {
+                let mut store = rustls::RootCertStore::empty();
+                for c in roots {
+                    store.add(c.clone())?;
+                }
+                Some(
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(store),
+                        provider(),
+                    )
+                    .build()
+                    .map_err(|e| TlsError::Pem(e.to_string()))?,
+                )
+            };
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinOnFirstUse {
+                    chain,
+                    pin_file: pin_file.clone(),
+                    any: AnyCertificate(provider()),
+                    lock: Mutex::new(()),
+                }))
+                .with_no_client_auth()
+        }
     };
     Ok(TlsConnector::from(Arc::new(cfg)))
 }
@@ -232,6 +276,100 @@ pub async fn connect(
         )
     })?;
     connector.connect(name, tcp).await
+}
+
+/// SHA-256 of a certificate (DER), lower-case hex: what [`Trust::FirstUse`] pins.
+pub fn certificate_fingerprint(cert: &CertificateDer<'_>) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .map(|b| std::format!("{b:02x}"))
+        .collect()
+}
+
+/// [`Trust::FirstUse`]: chain validation first, then the pin file.
+#[derive(Debug)]
+struct PinOnFirstUse {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    pin_file: PathBuf,
+    /// Signature checks (the handshake still proves the peer holds the pinned key).
+    any: AnyCertificate,
+    /// Two connections racing to pin must not both write.
+    lock: Mutex<()>,
+}
+
+impl ServerCertVerifier for PinOnFirstUse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(chain) = &self.chain
+            && chain
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .is_ok()
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let presented = certificate_fingerprint(end_entity);
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match std::fs::read_to_string(&self.pin_file) {
+            Ok(pinned) if pinned.trim().eq_ignore_ascii_case(&presented) => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Ok(pinned) => {
+                let msg = std::format!(
+                    "certificate changed: {} pins sha256 {}, the peer presented {presented}; remove the pin file only if the change is expected",
+                    self.pin_file.display(),
+                    pinned.trim()
+                );
+                tracing::error!("{msg}");
+                Err(rustls::Error::General(msg))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(&self.pin_file, std::format!("{presented}\n")).map_err(|e| {
+                    rustls::Error::General(std::format!(
+                        "cannot write pin file {}: {e}",
+                        self.pin_file.display()
+                    ))
+                })?;
+                tracing::warn!(
+                    pin_file = %self.pin_file.display(),
+                    "certificate trusted on first use and pinned: sha256 {presented}"
+                );
+                Ok(ServerCertVerified::assertion())
+            }
+            Err(e) => Err(rustls::Error::General(std::format!(
+                "cannot read pin file {}: {e}",
+                self.pin_file.display()
+            ))),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.any.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.any.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.any.supported_verify_schemes()
+    }
 }
 
 #[derive(Debug)]

@@ -37,6 +37,10 @@ pub enum Endpoint {
         /// Speed (115200 by default in IOCOM).
         baud: u32,
     },
+    /// Publish the server's IO network on a switchbox (§17): the server connects out
+    /// over TLS (reconnecting with back-off) and every client relayed by the switchbox
+    /// is served like a TLS device, authenticated against the server's own accounts.
+    Switchbox(crate::switchbox::SwitchboxLink),
 }
 
 impl Endpoint {

@@ -512,6 +512,17 @@ impl Server {
                 Endpoint::Serial { path, baud } => {
                     listeners.spawn(serial_loop(host.clone(), path, baud));
                 }
+                Endpoint::Switchbox(link) => {
+                    let h = host.clone();
+                    listeners.spawn(crate::switchbox::run_link(link, move |stream, label| {
+                        let h2 = h.clone();
+                        spawn_connection(&h, async move {
+                            let mut cfg = ConnectionConfig::switchbox_stream();
+                            cfg.frame_size = h2.frame_size;
+                            drive(&*h2, stream, cfg, &label).await;
+                        });
+                    }));
+                }
             }
         }
         Ok(ServerHandle {

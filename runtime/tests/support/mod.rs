@@ -189,3 +189,5 @@ pub fn temp_db(tag: &str) -> PathBuf {
 pub fn tcp(addr: std::net::SocketAddr) -> Connect {
     Connect::Tcp(addr.to_string())
 }
+
+pub mod switchbox;
