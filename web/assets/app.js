@@ -343,6 +343,9 @@ $("write-dialog").addEventListener("close", async () => {
     const r = await api("PUT", `/devices/${enc(p.device)}/signals/${enc(p.block)}/${enc(p.signal)}`,
       { value: p.text });
     p.input.value = "";
+    // Show the value now; the server does not echo its own writes as changes.
+    onSignal({ device: r.device, block: p.block, signal: p.signal, value: r.value,
+      text: r.text, state: r.state, t: Date.now() });
     toast(`Wrote ${p.block}.${p.signal} = ${r.text}`);
   } catch (e) {
     toast(e.message, true);
