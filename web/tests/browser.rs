@@ -52,7 +52,10 @@ fn node_ready() -> Result<(), String> {
     if !node.is_ok_and(|o| o.status.success()) {
         return Err("node is not installed (apt-get install nodejs npm)".into());
     }
-    if dir.join("node_modules/playwright-core/package.json").exists() {
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
         return Ok(());
     }
     let out = std::process::Command::new("npm")
@@ -167,7 +170,10 @@ async fn page_shows_live_values_logs_in_and_writes() {
     );
 
     let live = step(&stdout, "live");
-    assert_ne!(live["first"], live["second"], "the counter moved on the page");
+    assert_ne!(
+        live["first"], live["second"],
+        "the counter moved on the page"
+    );
     let shown = step(&stdout, "shown");
     assert_eq!(shown["str"], "\"hello\"");
     assert_eq!(shown["arr"], serde_json::json!(["1.5", "-2", "0.25"]));
@@ -222,14 +228,19 @@ async fn page_shows_live_values_logs_in_and_writes() {
     );
 
     // A real PNG of the page's size.
-    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()));
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()));
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&png[12..16], b"IHDR");
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
     assert_eq!(width, 1280);
     assert!(height >= 600, "height {height}");
-    assert!(png.len() > 20_000, "a page with content, not a blank: {} bytes", png.len());
+    assert!(
+        png.len() > 20_000,
+        "a page with content, not a blank: {} bytes",
+        png.len()
+    );
     println!("screenshot: {}", shot.display());
     net.stop().await;
 }
