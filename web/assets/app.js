@@ -84,8 +84,9 @@ function stateChips(s) {
 
 function fmtNumber(v, sig) {
   if (typeof v !== "number") return String(v);
-  if (sig && sig.digs !== null && sig.digs !== undefined && !Number.isInteger(v)) {
-    return v.toFixed(sig.digs);
+  // The map's `digs` is how many decimals a person wants to see of a float.
+  if (sig && sig.digs !== null && sig.digs !== undefined && (sig.type === "float" || sig.type === "double")) {
+    return v.toFixed(Math.min(sig.digs, 12));
   }
   return Number.isInteger(v) ? String(v) : String(+v.toPrecision(7));
 }

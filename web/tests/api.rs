@@ -505,6 +505,12 @@ async fn malformed_input_gets_4xx_naming_the_problem() {
         StatusCode::NOT_FOUND,
         &["API.md"],
     );
+    // A path that does not decode to UTF-8.
+    assert_error(
+        &get(&net, "/api/devices/%FF%FE").await,
+        StatusCode::BAD_REQUEST,
+        &["UTF-8"],
+    );
     let r = client()
         .post(net.url("/api/login"))
         .header("content-type", "application/json")
