@@ -59,6 +59,17 @@ try {
   const who = (await page.locator("#who-name").textContent()).trim();
   step("login", { who, disabled: await input.isDisabled() });
 
+  // Cancelling the confirmation writes nothing.
+  await input.fill("999");
+  await page.click('tr[data-signal="imp.setpoint"] .write-button');
+  await page.waitForSelector("#write-dialog[open]");
+  await page.click("#wd-cancel");
+  await page.waitForSelector("#write-dialog:not([open])", { state: "attached" });
+  await page.waitForTimeout(300);
+  step("cancelled", {
+    value: (await page.locator('tr[data-signal="imp.setpoint"] td.value').textContent()).trim(),
+  });
+
   await input.fill("1234");
   await page.click('tr[data-signal="imp.setpoint"] .write-button');
   await page.waitForSelector("#write-dialog[open]");
