@@ -560,3 +560,68 @@ async fn the_page_and_its_files_are_served_with_their_types() {
     }
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_state_follows_the_device() {
+    use ferrocom_runtime::device::{Connect, Device, DeviceConfig};
+    let net = Net::start("conn").await;
+    let mut stream = client().get(net.url("/api/events")).send().await.unwrap();
+    let map = ferrocom_spec::signals::SignalMap::from_json_str("map", common::MAP)
+        .unwrap()
+        .0;
+    let frank = Device::start(DeviceConfig::new(
+        "frank",
+        "cafenet",
+        map,
+        Connect::Tcp(net.server.local_addrs()[0].to_string()),
+    ))
+    .unwrap();
+    frank.set("exp", "counter", 42u32).unwrap();
+    let listed = |connected: bool| {
+        let net = &net;
+        async move {
+            within(Duration::from_secs(10), async {
+                loop {
+                    let (_, list) = get(net, "/api/devices").await;
+                    let f = list
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|d| d["name"] == "frank")
+                        .cloned();
+                    if let Some(f) = f
+                        && f["connected"] == connected
+                        && f["has_map"] == true
+                    {
+                        return f;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+        }
+    };
+    let f = listed(true).await;
+    let id = f["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("frank") && id.ends_with(".cafenet"), "{id}");
+    frank.shutdown().await;
+    listed(false).await;
+
+    // The stream told of both, and the values stay readable without CONNECTED.
+    let mut seen = String::new();
+    within(Duration::from_secs(10), async {
+        while !(seen.contains(&format!("\"device\":\"{id}\",\"event\":\"connected\""))
+            && seen.contains(&format!("\"device\":\"{id}\",\"event\":\"disconnected\"")))
+        {
+            let c = stream.chunk().await.unwrap().expect("stream ended");
+            seen.push_str(&String::from_utf8_lossy(&c));
+        }
+    })
+    .await;
+    let (s, v) = get(&net, &format!("/api/devices/{id}/signals/exp/counter")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["value"], 42);
+    assert_eq!(v["state"]["connected"], false, "{v}");
+    drop(stream);
+    net.stop().await;
+}
