@@ -5,11 +5,13 @@ use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use ferrocom_runtime::net::tls::{load_certs, load_key};
 use ferrocom_runtime::server::store::{Account, Store};
 use ferrocom_runtime::server::{Endpoint, Server, ServerConfig, ServerEvent, ServerHandle};
+use ferrocom_web::{Web, WebConfig};
 use serde::Deserialize;
 
 use crate::connect::init_logging;
@@ -25,6 +27,10 @@ const BAD_INPUT: u8 = 2;
 automatically (numbers survive restarts), authenticate against the accounts over TLS, and publish their \
 signal maps. The server prints one line per device event on standard output (and signal changes with \
 --log-signals); logs go to standard error (RUST_LOG=debug for more). Ctrl-C stops it.\n\n\
+With --http ADDR it also serves the signal browser, a web page at http://ADDR/: the devices and \
+their live signals (values, state colours, recent history), and, after logging in with one of the \
+accounts below, writes to downward signals. Scripts use its JSON API under /api (web/API.md). It \
+speaks plain HTTP: bind it to 127.0.0.1 or put a TLS proxy in front.\n\n\
 Settings come from --config (TOML) and flags; a flag wins over the file. Without any end point \
 option it listens on TCP 0.0.0.0:6368, and also on TLS 0.0.0.0:6369 when --cert and --key are given.\n\n\
 Config file (every key optional; paths relative to the file):\n\n  \
@@ -34,6 +40,7 @@ network = \"cafenet\"        # \"*\" adopts the devices' network\n  \
 database = \"ferrocom.db\"\n  \
 tcp = [\"0.0.0.0:6368\"]\n  \
 log_signals = false\n  \
+http = \"127.0.0.1:8080\"    # the signal browser (web page and /api); off without it\n  \
 [tls]\n  \
 listen = \"0.0.0.0:6369\"\n  \
 cert = \"certs/server.pem\"\n  \
@@ -44,7 +51,8 @@ baud = 115200",
     after_help = "Examples:\n  ferrocom server --network cafenet\n  \
 ferrocom cert --out certs && ferrocom server --cert certs/server.pem --key certs/server.key\n  \
 ferrocom server accounts add gina --password secret --network cafenet\n  \
-ferrocom server --config /etc/ferrocom/server.toml --serial /dev/ttyUSB0@115200",
+ferrocom server --config /etc/ferrocom/server.toml --serial /dev/ttyUSB0@115200\n  \
+ferrocom server --http 127.0.0.1:8080   # then open http://127.0.0.1:8080/",
     args_conflicts_with_subcommands = true
 )]
 pub struct ServerArgs {
@@ -113,6 +121,11 @@ struct RunArgs {
     #[arg(long)]
     log_signals: bool,
 
+    /// Serve the signal browser (web page and JSON API under /api) on ADDR, e.g.
+    /// 127.0.0.1:8080. Plain HTTP: keep it on loopback or behind a TLS proxy.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+
     /// Ignore unknown system frames as the C library does, instead of dropping the
     /// connection.
     #[arg(long)]
@@ -175,6 +188,7 @@ struct FileConfig {
     serial: Vec<FileSerial>,
     log_signals: Option<bool>,
     lenient: Option<bool>,
+    http: Option<SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +210,7 @@ struct FileSerial {
 struct Plan {
     config: ServerConfig,
     log_signals: bool,
+    http: Option<SocketAddr>,
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, String> {
@@ -298,6 +313,7 @@ fn plan(args: RunArgs) -> Result<Plan, String> {
     Ok(Plan {
         config: cfg,
         log_signals: args.log_signals || file.log_signals.unwrap_or(false),
+        http: args.http.or(file.http),
     })
 }
 
@@ -337,19 +353,33 @@ async fn serve(plan: Plan) -> ExitCode {
         })
         .collect();
     let server = match Server::start(plan.config).await {
-        Ok(s) => s,
+        Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     let mut events = server.subscribe();
+    let web = match plan.http {
+        Some(addr) => match Web::start(server.clone(), WebConfig::new(addr)).await {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("error: --http {addr}: {e}");
+                stop_server(server).await;
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     println!("ferrocom server: network {network}, database {db}");
     for a in server.local_addrs() {
         println!("listening on {a}");
     }
     for s in serial {
         println!("listening on serial {s}");
+    }
+    if let Some(w) = &web {
+        println!("signal browser on http://{}/", w.local_addr());
     }
     loop {
         tokio::select! {
@@ -363,8 +393,20 @@ async fn serve(plan: Plan) -> ExitCode {
             }
         }
     }
-    server.shutdown().await;
+    if let Some(w) = web {
+        w.shutdown().await;
+    }
+    stop_server(server).await;
     ExitCode::SUCCESS
+}
+
+/// Shuts the server down once the web part has let go of it.
+async fn stop_server(server: Arc<ServerHandle>) {
+    match Arc::try_unwrap(server) {
+        Ok(s) => s.shutdown().await,
+        // Cannot happen after `WebHandle::shutdown`; the process ends right after anyway.
+        Err(_) => tracing::warn!("server still shared at exit; not waiting for its tasks"),
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers send).

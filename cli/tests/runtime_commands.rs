@@ -460,3 +460,85 @@ fn bad_input_is_named_with_exit_code_2() {
         text(&out.stderr)
     );
 }
+
+/// A plain HTTP/1.1 GET; the status and the body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// `ferrocom server` with `http` in its config file serves the signal browser: the page,
+/// and the API showing a `ferrocom device`'s value.
+#[test]
+fn server_serves_the_signal_browser_over_http() {
+    let help = text(&ferrocom(&["server", "--help"]).stdout);
+    assert!(help.contains("--http <ADDR>"), "{help}");
+    assert!(help.contains("signal browser"), "{help}");
+
+    let dir = Scratch::new("http");
+    std::fs::write(
+        dir.path("server.toml"),
+        "database = \"server.db\"\ntcp = [\"127.0.0.1:0\"]\nhttp = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path("map.json"), MAP).unwrap();
+    let mut server = Running::start(bin().args(["server", "--config", &dir.s("server.toml")]));
+    let tcp = port_of(&server.wait_line("listening on"));
+    let web = server
+        .wait_line("signal browser on http://")
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+
+    let (status, page) = http_get(&web, "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("signal browser"), "{page}");
+
+    let _device = Running::start(bin().args([
+        "device",
+        "--map",
+        &dir.s("map.json"),
+        "--connect",
+        &format!("tcp://127.0.0.1:{tcp}"),
+        "--set",
+        "exp.potentiometer=41.5",
+    ]));
+    server.wait_line("map gina9001.cafenet");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = http_get(&web, "/api/devices/gina/signals/exp/potentiometer");
+        if status == 200 && body.contains("\"value\":41.5") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 41.5 from the API: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, list) = http_get(&web, "/api/devices");
+    assert_eq!(status, 200);
+    assert!(list.contains("\"id\":\"gina9001.cafenet\""), "{list}");
+
+    // A bad address is bad input.
+    let out = ferrocom(&["server", "--http", "localhost"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--http"),
+        "{}",
+        text(&out.stderr)
+    );
+}
