@@ -11,9 +11,12 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
+pub mod mqtt;
 
 #[cfg(feature = "tokio")]
 pub mod device;
+#[cfg(feature = "tokio")]
+pub mod mqtt_client;
 #[cfg(feature = "tokio")]
 pub mod net;
 #[cfg(feature = "tokio")]
