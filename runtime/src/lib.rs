@@ -14,6 +14,8 @@ pub mod iocom;
 pub mod mqtt;
 
 #[cfg(feature = "tokio")]
+pub mod bridge;
+#[cfg(feature = "tokio")]
 pub mod device;
 #[cfg(feature = "tokio")]
 pub mod mqtt_client;
