@@ -331,6 +331,36 @@ fn the_reference_stream_is_accepted() {
     }
 }
 
+/// The seeds of the `mqtt_session` fuzz target (fuzz/corpus/mqtt_session/): the
+/// [`broker_stream`] behind a chunk size and clock step prefix — one byte at a time, 8,
+/// 16 and 256 bytes, and a slow clock (600 ms per chunk) that lets the keep-alive and
+/// PINGRESP timers fire. Kept equal to the codec's output by this test;
+/// `UPDATE_SEEDS=1` rewrites them.
+#[test]
+fn fuzz_seeds_are_the_reference_stream() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/mqtt_session");
+    for (name, chunk, step) in [
+        ("reference-1", 0u8, 1u8),
+        ("reference-8", 7, 1),
+        ("reference-16", 15, 1),
+        ("reference-256", 255, 0),
+        ("reference-slow", 15, 60),
+    ] {
+        let mut want = vec![chunk, step];
+        want.extend(broker_stream());
+        let path = dir.join(name);
+        if std::env::var_os("UPDATE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            want,
+            "{name}: UPDATE_SEEDS=1 rewrites it"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
