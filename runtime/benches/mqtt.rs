@@ -6,9 +6,9 @@
 //!   received all 1000 (publisher → mosquitto → subscriber).
 //! * `mqtt_latency/{ferrocom,rumqttc}`: one QoS 1 message, timed until the subscriber has
 //!   it (one message in flight at a time).
-//! * `bridge/signal_updates`: a Device sets `exp.counter` 200 times; timed until an MQTT
-//!   subscriber sees the bridge's JSON for the last value (Device → IOCOM server →
-//!   bridge → mosquitto → subscriber).
+//! * `bridge/signal_updates`: a Device changes all 100 signals of its map; timed until
+//!   an MQTT subscriber has received the bridge's 100 JSON messages (Device → IOCOM
+//!   server → bridge → mosquitto → subscriber; QoS 1, retained).
 //!
 //! Both clients run in the same tokio runtime, against the same broker, in one run.
 //! `cargo bench -p ferrocom-runtime --bench mqtt`. Without mosquitto the bench prints
@@ -200,15 +200,23 @@ fn client_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, addr: SocketA
     }
 }
 
-const MAP: &str = r#"{"name": "bench", "mblk": [
-  {"name": "exp", "flags": "up", "groups": [{"name": "g", "signals": [
-    {"name": "counter", "type": "uint"}]}]}]}"#;
+/// 100 `uint` signals `s0` … `s99` in the up block `exp`.
+fn bridge_map() -> String {
+    let signals: Vec<String> = (0..SIGNALS)
+        .map(|i| format!(r#"{{"name": "s{i}", "type": "uint"}}"#))
+        .collect();
+    format!(
+        r#"{{"name": "bench", "mblk": [{{"name": "exp", "flags": "up", "groups": [{{"name": "g", "signals": [{}]}}]}}]}}"#,
+        signals.join(", ")
+    )
+}
+
+const SIGNALS: u64 = 100;
 
 fn bridge_bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, broker: SocketAddr) {
-    const UPDATES: u64 = 200;
     let db = std::env::temp_dir().join(format!("ferrocom-mqtt-bench-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&db);
-    let (dev, _server, _bridge, _sub, last) = rt.block_on(async {
+    let (dev, _server, _bridge, _sub, seen) = rt.block_on(async {
         let mut cfg = ServerConfig::new("cafenet", &db);
         cfg.endpoints
             .push(Endpoint::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))));
@@ -218,24 +226,23 @@ fn bridge_bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, broker: SocketA
         bcfg.prefix = "fcbench".into();
         let bridge = Bridge::start(server.clone(), bcfg).unwrap();
         let (sub, mut notes) = MqttClient::start(ours_cfg(broker, "bench-obs")).unwrap();
-        sub.subscribe(&[("fcbench/cafenet/+/exp/counter", QoS::AtLeastOnce)])
+        sub.subscribe(&[("fcbench/cafenet/+/exp/+", QoS::AtLeastOnce)])
             .await
             .unwrap();
-        // The last counter value the subscriber saw.
-        let last = Arc::new(Counter::default());
-        let l2 = last.clone();
+        // Signal messages the subscriber has received.
+        let seen = Arc::new(Counter::default());
+        let s2 = seen.clone();
         tokio::spawn(async move {
             while let Some(n) = notes.recv().await {
                 if let Notification::Message(m) = n {
                     let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-                    if let Some(x) = v["value"].as_u64() {
-                        l2.n.store(x, Ordering::Release);
-                        l2.wake.notify_waiters();
+                    if v["value"].as_u64().is_some_and(|x| x > 0) {
+                        s2.add();
                     }
                 }
             }
         });
-        let map = SignalMap::from_json_str("bench", MAP).unwrap().0;
+        let map = SignalMap::from_json_str("bench", &bridge_map()).unwrap().0;
         let dev = Device::start(DeviceConfig::new(
             "bench",
             "cafenet",
@@ -246,29 +253,32 @@ fn bridge_bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, broker: SocketA
         tokio::time::timeout(Duration::from_secs(10), dev.wait_connected())
             .await
             .unwrap();
-        dev.set("exp", "counter", 1u32).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), last.wait_for(1))
+        for i in 0..SIGNALS {
+            dev.set("exp", &format!("s{i}"), 1u32).unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(10), seen.wait_for(SIGNALS))
             .await
-            .expect("bridge warm-up value not received");
-        (dev, server, bridge, sub, last)
+            .expect("bridge warm-up values not received");
+        (dev, server, bridge, sub, seen)
     });
-    let mut next = 2u64;
+    let names: Vec<String> = (0..SIGNALS).map(|i| format!("s{i}")).collect();
+    let mut value = 2u32;
     let mut g = c.benchmark_group("bridge");
-    g.throughput(Throughput::Elements(UPDATES));
+    g.throughput(Throughput::Elements(SIGNALS));
     g.sample_size(20);
     g.bench_function("signal_updates", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let t0 = Instant::now();
                 for _ in 0..iters {
-                    for _ in 0..UPDATES {
-                        dev.set("exp", "counter", next as u32).unwrap();
-                        next += 1;
-                        // Let the device's connection task send each value as its own
-                        // update rather than one coalesced snapshot.
-                        tokio::task::yield_now().await;
+                    // Every signal changes once: 100 SignalChanged events, 100 MQTT
+                    // messages, each counted when the subscriber has it.
+                    let target = seen.n.load(Ordering::Acquire) + SIGNALS;
+                    for n in &names {
+                        dev.set("exp", n, value).unwrap();
                     }
-                    last.wait_for(next - 1).await;
+                    value += 1;
+                    seen.wait_for(target).await;
                 }
                 t0.elapsed()
             })
