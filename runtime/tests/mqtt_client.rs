@@ -377,17 +377,24 @@ async fn broker_restart_loses_nothing_and_duplicates_no_qos2() {
         }
     };
     for i in 0..N {
+        if i == N / 2 {
+            // Freeze the broker, so that what follows is written but not acknowledged:
+            // messages are surely in flight when it stops.
+            broker.signal("STOP");
+        }
         publ.publish("rs/x", i.to_string(), qos_of(i), false, Wait::Queued)
             .await
             .unwrap();
-        if i == N / 2 {
-            // Stop while messages are in flight in both directions.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            tokio::task::block_in_place(|| broker.terminate());
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            tokio::task::block_in_place(|| broker.restart());
-        }
     }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (inflight, queued) = publ.pending();
+    assert!(
+        inflight > 0,
+        "messages in flight at the stop ({inflight}, {queued} queued)"
+    );
+    tokio::task::block_in_place(|| broker.terminate());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::block_in_place(|| broker.restart());
     tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if publ.pending() == (0, 0) && counts.lock().unwrap().len() == N as usize {

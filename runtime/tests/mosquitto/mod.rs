@@ -164,14 +164,23 @@ max_inflight_messages 0\nmax_queued_messages 100000\n"
         }
     }
 
-    /// Stops the broker the way a service manager does (SIGTERM: it saves its
-    /// persistence file and exits).
-    pub fn terminate(&mut self) {
-        if let Some(mut c) = self.child.take() {
+    /// Sends a signal (`STOP`, `CONT`, `TERM`, ...) to the broker.
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
             let _ = Command::new("kill")
-                .arg("-TERM")
+                .arg(format!("-{sig}"))
                 .arg(c.id().to_string())
                 .status();
+        }
+    }
+
+    /// Stops the broker the way a service manager does (SIGTERM: it saves its
+    /// persistence file and exits). Also ends a broker frozen with `STOP`: the
+    /// pending SIGTERM takes effect as soon as it continues.
+    pub fn terminate(&mut self) {
+        self.signal("TERM");
+        self.signal("CONT");
+        if let Some(mut c) = self.child.take() {
             let t0 = Instant::now();
             while t0.elapsed() < Duration::from_secs(10) {
                 if let Ok(Some(_)) = c.try_wait() {
