@@ -127,7 +127,9 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         return exit(&reports);
     };
     let Some(role) = Role::parse(role) else {
-        eprintln!("ferrocom conform: unknown role {role:?} (server, device, broker, switchbox)");
+        eprintln!(
+            "ferrocom conform: unknown role {role:?} (server, device, broker, switchbox, client)"
+        );
         return ExitCode::from(BAD_INPUT);
     };
     let (address, tls_url) = match target.split_once("://") {
@@ -187,7 +189,7 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
 /// The suite's TLS end: server side (with --cert/--key) when the device connects to the
 /// suite, client side (checking the target against --ca, or --insecure) otherwise.
 fn tls_provider(args: &ConformArgs, role: Role) -> Result<Arc<dyn TlsProvider>, String> {
-    let p = if role == Role::Device {
+    let p = if role.connects_to_suite() {
         let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
             return Err("--role device over TLS needs --cert FILE and --key FILE".into());
         };

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bridge;
 mod cert;
 mod conform;
 mod connect;
@@ -27,6 +28,7 @@ enum Command {
     Gen(r#gen::GenArgs),
     Server(server::ServerArgs),
     Device(device::DeviceArgs),
+    Bridge(bridge::BridgeArgs),
     Spy(spy::SpyArgs),
     Cert(cert::CertArgs),
     Conform(conform::ConformArgs),
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => r#gen::run(args),
         Command::Server(args) => server::run(args),
         Command::Device(args) => device::run(args),
+        Command::Bridge(args) => bridge::run(args),
         Command::Spy(args) => spy::run(args),
         Command::Cert(args) => cert::run(args),
         Command::Conform(args) => conform::cmd(args),

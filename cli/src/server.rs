@@ -70,7 +70,7 @@ enum ServerSub {
 }
 
 #[derive(Debug, Args)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// TOML configuration file (see above).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -207,8 +207,8 @@ struct FileSerial {
 }
 
 /// Everything needed to start, after merging file and flags.
-struct Plan {
-    config: ServerConfig,
+pub(crate) struct Plan {
+    pub(crate) config: ServerConfig,
     log_signals: bool,
     http: Option<SocketAddr>,
 }
@@ -229,7 +229,7 @@ fn serial_spec(s: &str) -> Result<(String, u32), String> {
     }
 }
 
-fn plan(args: RunArgs) -> Result<Plan, String> {
+pub(crate) fn plan(args: RunArgs) -> Result<Plan, String> {
     let (file, base) = match &args.config {
         Some(p) => (
             load_file(p)?,
@@ -410,7 +410,7 @@ async fn stop_server(server: Arc<ServerHandle>) {
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers send).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

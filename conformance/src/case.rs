@@ -22,6 +22,16 @@ pub enum Role {
     Broker,
     /// A switchbox (the suite acts as an IO network service and as clients).
     Switchbox,
+    /// An MQTT 3.1.1 client (the suite acts as the broker; the client connects to the
+    /// suite).
+    Client,
+}
+
+impl Role {
+    /// The target connects to the suite (it listens), rather than the other way round.
+    pub fn connects_to_suite(self) -> bool {
+        matches!(self, Role::Device | Role::Client)
+    }
 }
 
 impl Role {
@@ -32,14 +42,21 @@ impl Role {
             Role::Device => "device",
             Role::Broker => "broker",
             Role::Switchbox => "switchbox",
+            Role::Client => "client",
         }
     }
 
     /// Parses a command-line role name.
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Server, Role::Device, Role::Broker, Role::Switchbox]
-            .into_iter()
-            .find(|r| r.name() == s)
+        [
+            Role::Server,
+            Role::Device,
+            Role::Broker,
+            Role::Switchbox,
+            Role::Client,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
     }
 }
 

@@ -53,7 +53,7 @@ pub use expected::{ExpectedFailure, ExpectedFailures};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
-pub use runtime_targets::{RuntimeDevice, RuntimeServer};
+pub use runtime_targets::{RuntimeDevice, RuntimeMqttClient, RuntimeServer};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
 pub use tls::{DevTls, RustlsProvider};
 
@@ -63,6 +63,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend_from_slice(iocom::server_cases::CASES);
     v.extend_from_slice(iocom::device_cases::CASES);
     v.extend_from_slice(mqtt::broker_cases::CASES);
+    v.extend_from_slice(mqtt::client_cases::CASES);
     v
 }
 
@@ -97,7 +98,7 @@ pub async fn run(config: RunConfig) -> Report {
     };
     let mut options = config.options.clone();
     let endpoint = match config.role {
-        Role::Device => {
+        r if r.connects_to_suite() => {
             options.parallel = 1;
             match tokio::net::TcpListener::bind(&config.address).await {
                 Ok(listener) => Endpoint::Accept {
@@ -139,7 +140,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
     let role = target.role();
     let tls = target.tls();
     let (endpoint, started) = match role {
-        Role::Device => {
+        r if r.connects_to_suite() => {
             let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
                 Ok(l) => l,
                 Err(e) => {
@@ -193,7 +194,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
     let mut options = options.clone();
     target.adjust(&mut options.settings);
     options.subset = target.only();
-    if role == Role::Device {
+    if role.connects_to_suite() {
         options.parallel = 1;
     }
     let report = runner::run_cases(info, endpoint, &all_cases(), &expected, &options).await;
@@ -213,13 +214,14 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// Six targets, in this order: the stand-ins built directly on the sans-I/O engine of
+/// Seven targets, in this order: the stand-ins built directly on the sans-I/O engine of
 /// `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`, [`EngineDevice`]
 /// `ferrocom-engine-device`), the runtime's real tokio roles ([`RuntimeServer`]
 /// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their TLS variants
 /// (`ferrocom-server-tls`, `ferrocom-device-tls`: development certificates, the
 /// handshake, authorization and data cases of [`runtime_targets::TLS_SERVER_CASES`] and
-/// [`runtime_targets::TLS_DEVICE_CASES`]).
+/// [`runtime_targets::TLS_DEVICE_CASES`]), and the runtime's MQTT client
+/// ([`RuntimeMqttClient`] `ferrocom-mqtt-client`, the suite as its broker).
 pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
     let mut targets: Vec<Box<dyn InProcessTarget>> = vec![
         Box::new(EngineServer::default()),
@@ -234,6 +236,7 @@ pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report
         }
         (Err(e), _) | (_, Err(e)) => eprintln!("no TLS targets: {e}"),
     }
+    targets.push(Box::new(RuntimeMqttClient::default()));
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;

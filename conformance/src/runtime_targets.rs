@@ -301,3 +301,70 @@ impl InProcessTarget for RuntimeDevice {
         }
     }
 }
+
+/// The runtime's tokio MQTT client (`ferrocom_runtime::mqtt_client::MqttClient`,
+/// `ferrocom-mqtt-client`) connecting to the suite, which plays the broker: Clean
+/// Session 0, keep-alive 1 s, reconnecting 50 ms after a drop, and publishing one QoS 1
+/// message (`ferrocom/conform/hello`) after every accepted connection, as the client
+/// cases expect of a client under test.
+#[derive(Debug, Clone)]
+pub struct RuntimeMqttClient {
+    /// Name in reports.
+    pub name: String,
+}
+
+impl Default for RuntimeMqttClient {
+    fn default() -> Self {
+        RuntimeMqttClient {
+            name: "ferrocom-mqtt-client".into(),
+        }
+    }
+}
+
+impl InProcessTarget for RuntimeMqttClient {
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
+    fn start(&self, suite: Option<SocketAddr>) -> StartFuture<'_> {
+        use ferrocom_runtime::mqtt::{Options, QoS};
+        use ferrocom_runtime::mqtt_client::{Broker, ClientConfig, MqttClient, Notification, Wait};
+        Box::pin(async move {
+            let addr =
+                suite.ok_or_else(|| io::Error::other("a client needs the suite's address"))?;
+            let mut o = Options::new("ferrocomconform");
+            o.clean_session = false;
+            o.keep_alive_secs = 1;
+            let mut cfg = ClientConfig::new(Broker::Tcp(addr.to_string()), o);
+            cfg.backoff = Backoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(500),
+            };
+            let (client, mut notes) = MqttClient::start(cfg).map_err(io::Error::other)?;
+            let (stop, mut stopped) = oneshot::channel::<()>();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        n = notes.recv() => match n {
+                            Some(Notification::Connected { .. }) => {
+                                let _ = client
+                                    .publish("ferrocom/conform/hello", "hello", QoS::AtLeastOnce, false, Wait::Queued)
+                                    .await;
+                            }
+                            Some(_) => {}
+                            None => break,
+                        },
+                        _ = &mut stopped => break,
+                    }
+                }
+                client.disconnect().await;
+            });
+            Ok(Started {
+                addr,
+                role: Role::Client,
+                name: self.name.clone(),
+                guard: TaskGuard::default().stop_with(stop),
+            })
+        })
+    }
+}

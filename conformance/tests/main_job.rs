@@ -1,5 +1,5 @@
 //! The main job against ferrocom's own servers and devices (the engine-based stand-ins,
-//! the runtime's real tokio roles and their TLS variants): every case passes or is
+//! the runtime's real tokio roles and their TLS variants, the MQTT client): every case passes or is
 //! listed with a reason, in well under 60 s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,7 +26,8 @@ async fn main_job_passes_against_ferrocom() {
             "ferrocom-server",
             "ferrocom-device",
             "ferrocom-server-tls",
-            "ferrocom-device-tls"
+            "ferrocom-device-tls",
+            "ferrocom-mqtt-client"
         ]
     );
     for r in &reports {

@@ -16,8 +16,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ferrocom_runtime::iocom::{BlockFlags, Connection, ConnectionConfig, Identity, Root};
+use ferrocom_runtime::mqtt::{Options, QoS, Session};
 use ferrocom_wire::codec::Decoded;
 use ferrocom_wire::iocom::{CertificateAnswer, ClientHandshake, SerialItem, SocketItem};
+use ferrocom_wire::mqtt311::{Packet, PacketBody};
 
 /// A fuzz target: its name and its oracle.
 pub type Target = (&'static str, fn(&[u8]));
@@ -28,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     ("engine_socket_device", engine_socket_device),
     ("engine_serial_server", engine_serial_server),
     ("engine_serial_device", engine_serial_device),
+    ("mqtt_session", mqtt_session),
 ];
 
 /// The server role on a socket (fed a device's stream, handshake first).
@@ -140,5 +143,93 @@ fn check_stream(mut out: &[u8], server: bool, serial: bool, cert_requested: bool
             }
             Err(e) => panic!("engine output is not a valid IOCOM stream: {e}"),
         }
+    }
+}
+
+/// The MQTT 3.1.1 client session (`ferrocom_runtime::mqtt::Session`) fed a broker's byte
+/// stream. Input as for the IOCOM engine: chunk size − 1, clock step (in 10 ms), then
+/// the broker's bytes. The session starts with a SUBSCRIBE (two filters), a QoS 1 and a
+/// QoS 2 PUBLISH and an UNSUBSCRIBE pending, as in `runtime/tests/mqtt_session.rs`,
+/// whose reference stream is the seed.
+///
+/// Checks: no panic; every error has a message; after an error nothing is transmitted
+/// until the next `connect` (up to three reconnects); on every connection the session
+/// transmits whole, well-formed packets for the generated codec, CONNECT first and only
+/// first, and only packets a client sends.
+pub fn mqtt_session(data: &[u8]) {
+    let [size, step, stream @ ..] = data else {
+        return;
+    };
+    let chunk = usize::from(*size) + 1;
+    let step = u64::from(*step) * 10;
+    let mut opts = Options::new("fuzz");
+    opts.keep_alive_secs = 1;
+    opts.response_timeout = 500;
+    let mut s = Session::new(opts);
+    s.subscribe(&[("x/#", QoS::ExactlyOnce), ("no", QoS::AtMostOnce)])
+        .unwrap();
+    s.publish("o/1", b"a", QoS::AtLeastOnce, false).unwrap();
+    s.publish("o/2", b"b", QoS::ExactlyOnce, false).unwrap();
+    s.unsubscribe(&["gone"]).unwrap();
+    let mut now = 0;
+    let mut sent = Vec::new();
+    s.connect(now).unwrap();
+    s.poll_transmit(now, &mut sent);
+    let mut reconnects = 0;
+    for piece in stream.chunks(chunk) {
+        now += step;
+        let mut r = s.handle_input(piece, now);
+        if r.is_ok()
+            && let Some(t) = s.poll_timeout()
+            && t <= now
+        {
+            r = s.handle_timeout(now);
+        }
+        while s.poll_event().is_some() {}
+        if let Err(e) = r {
+            assert!(!e.to_string().is_empty(), "an error without a message");
+            s.connection_lost();
+            let before = sent.len();
+            s.poll_transmit(now, &mut sent);
+            assert_eq!(sent.len(), before, "bytes transmitted without a connection");
+            check_mqtt_client_stream(&sent);
+            sent.clear();
+            if reconnects == 3 {
+                return;
+            }
+            reconnects += 1;
+            s.connect(now).unwrap();
+        }
+        s.poll_transmit(now, &mut sent);
+    }
+    check_mqtt_client_stream(&sent);
+}
+
+/// One connection's bytes from the client: whole packets, CONNECT first and only first,
+/// nothing a broker sends.
+fn check_mqtt_client_stream(bytes: &[u8]) {
+    let mut at = 0;
+    let mut first = true;
+    while at < bytes.len() {
+        let (p, used) = match Packet::decode(&bytes[at..]) {
+            Ok(Decoded::Complete(p, used)) => (p, used),
+            Ok(Decoded::Incomplete(n)) => panic!("the session sent a partial packet ({n} missing)"),
+            Err(e) => panic!("the session sent a malformed packet: {e}"),
+        };
+        match p.body {
+            PacketBody::Connect(_) => assert!(first, "CONNECT after the first packet"),
+            PacketBody::Publish(_)
+            | PacketBody::Puback(_)
+            | PacketBody::Pubrec(_)
+            | PacketBody::Pubrel(_)
+            | PacketBody::Pubcomp(_)
+            | PacketBody::Subscribe(_)
+            | PacketBody::Unsubscribe(_)
+            | PacketBody::Pingreq
+            | PacketBody::Disconnect => assert!(!first, "the first packet is not CONNECT"),
+            other => panic!("the session sent a broker's packet: {other:?}"),
+        }
+        first = false;
+        at += used;
     }
 }

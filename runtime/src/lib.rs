@@ -12,9 +12,14 @@ extern crate std;
 
 pub mod iocom;
 pub mod switchbox;
+pub mod mqtt;
 
 #[cfg(feature = "tokio")]
+pub mod bridge;
+#[cfg(feature = "tokio")]
 pub mod device;
+#[cfg(feature = "tokio")]
+pub mod mqtt_client;
 #[cfg(feature = "tokio")]
 pub mod net;
 #[cfg(feature = "tokio")]

@@ -217,6 +217,13 @@ impl fmt::Debug for Trust {
 
 /// A TLS connector for a device.
 pub fn connector(trust: &Trust) -> Result<TlsConnector, TlsError> {
+    connector_with_alpn(trust, &[])
+}
+
+/// A TLS connector offering these ALPN protocols (e.g. `x-amzn-mqtt-ca` for MQTT on
+/// port 443 of AWS IoT; IOCOM itself uses no ALPN). An empty list sends no ALPN
+/// extension.
+pub fn connector_with_alpn(trust: &Trust, alpn: &[Vec<u8>]) -> Result<TlsConnector, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?;
     let cfg = match trust {
@@ -259,6 +266,8 @@ pub fn connector(trust: &Trust) -> Result<TlsConnector, TlsError> {
                 .with_no_client_auth()
         }
     };
+    let mut cfg = cfg;
+    cfg.alpn_protocols = alpn.to_vec();
     Ok(TlsConnector::from(Arc::new(cfg)))
 }
 
