@@ -11,8 +11,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
-pub mod switchbox;
 pub mod mqtt;
+pub mod switchbox;
 
 #[cfg(feature = "tokio")]
 pub mod bridge;
