@@ -301,6 +301,12 @@ impl Host for DeviceHost {
 pub struct DeviceHandle {
     host: Arc<DeviceHost>,
     task: JoinHandle<()>,
+    /// Subscribed before the connection task started, for the first [`subscribe`]: on
+    /// loopback a device can be connected before its starter gets to subscribe, and
+    /// would otherwise never hear `Connected`.
+    ///
+    /// [`subscribe`]: DeviceHandle::subscribe
+    first: Mutex<Option<broadcast::Receiver<DeviceEvent>>>,
 }
 
 fn derive_unique_id(name: &str, network: &str) -> [u8; 12] {
@@ -386,6 +392,12 @@ impl Device {
             socket,
             serial,
         };
+        let first = host
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .subscribe();
         let h = host.clone();
         let task = tokio::spawn(async move {
             crate::net::client::run(&*h, &plan, tls.as_ref(), |h: &DeviceHost| {
@@ -393,7 +405,11 @@ impl Device {
             })
             .await;
         });
-        Ok(DeviceHandle { host, task })
+        Ok(DeviceHandle {
+            host,
+            task,
+            first: Mutex::new(Some(first)),
+        })
     }
 
     /// Runs the device over one already open stream (a serial pseudo-terminal, a port
@@ -408,6 +424,12 @@ impl Device {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let host = build_host(&cfg)?;
+        let first = host
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .subscribe();
         let h = host.clone();
         let task = tokio::spawn(async move {
             let mut c = match transport {
@@ -417,7 +439,11 @@ impl Device {
             c.frame_size = cfg.frame_size;
             drive(&*h, stream, c, "stream").await;
         });
-        Ok(DeviceHandle { host, task })
+        Ok(DeviceHandle {
+            host,
+            task,
+            first: Mutex::new(Some(first)),
+        })
     }
 }
 
@@ -501,9 +527,16 @@ impl DeviceHandle {
         let _ = rx.wait_for(|up| *up).await;
     }
 
-    /// Subscribes to connection events and downward writes.
+    /// Subscribes to connection events and downward writes. The first call gets every
+    /// event since the device started (its first `Connected` included); later calls get
+    /// events from the moment they subscribe.
     pub fn subscribe(&self) -> DeviceEvents {
-        DeviceEvents(self.state().events.subscribe())
+        let first = self
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        DeviceEvents(first.unwrap_or_else(|| self.state().events.subscribe()))
     }
 
     /// Stops the device (its connection is closed).
