@@ -531,11 +531,7 @@ impl DeviceHandle {
     /// event since the device started (its first `Connected` included); later calls get
     /// events from the moment they subscribe.
     pub fn subscribe(&self) -> DeviceEvents {
-        let first = self
-            .first
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
         DeviceEvents(first.unwrap_or_else(|| self.state().events.subscribe()))
     }
 
