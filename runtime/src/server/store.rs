@@ -113,6 +113,25 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
         .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
+/// Sets up a SQLite database of schema version [`SCHEMA_VERSION`] (1): waits for a
+/// lock instead of failing at once, uses the write-ahead log, refuses a newer schema, and
+/// creates `schema_v1` (tables) in a fresh one. Shared by the server's store and the
+/// switchbox's service accounts.
+pub(crate) fn prepare(db: Connection, schema_v1: &str) -> Result<Connection, StoreError> {
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
+    let _ = db.pragma_update(None, "journal_mode", "WAL");
+    let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found: version });
+    }
+    if version < 1 {
+        db.execute_batch(&std::format!(
+            "BEGIN; {schema_v1} PRAGMA user_version = 1; COMMIT;"
+        ))?;
+    }
+    Ok(db)
+}
+
 /// The database.
 pub struct Store {
     db: Connection,
@@ -136,29 +155,19 @@ impl Store {
     }
 
     fn init(db: Connection) -> Result<Store, StoreError> {
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
-        let _ = db.pragma_update(None, "journal_mode", "WAL");
-        let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version });
-        }
-        if version < 1 {
-            db.execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS accounts (
-                     user TEXT PRIMARY KEY,
-                     password_hash TEXT NOT NULL,
-                     networks TEXT NOT NULL,
-                     privileges TEXT NOT NULL DEFAULT ''
-                 );
-                 CREATE TABLE IF NOT EXISTS device_numbers (
-                     unique_id BLOB PRIMARY KEY,
-                     device_nr INTEGER NOT NULL UNIQUE
-                 );
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )?;
-        }
+        let db = prepare(
+            db,
+            "CREATE TABLE IF NOT EXISTS accounts (
+                 user TEXT PRIMARY KEY,
+                 password_hash TEXT NOT NULL,
+                 networks TEXT NOT NULL,
+                 privileges TEXT NOT NULL DEFAULT ''
+             );
+             CREATE TABLE IF NOT EXISTS device_numbers (
+                 unique_id BLOB PRIMARY KEY,
+                 device_nr INTEGER NOT NULL UNIQUE
+             );",
+        )?;
         Ok(Store { db })
     }
 

@@ -10,10 +10,7 @@ use std::prelude::rust_2024::*;
 use rusqlite::{Connection, params};
 
 use crate::iocom::hash_password;
-use crate::server::store::{StoreError, wildcard};
-
-/// Current schema version of the switchbox database.
-pub const SCHEMA_VERSION: i64 = 1;
+use crate::server::store::{StoreError, prepare, wildcard};
 
 /// An account that may publish IO networks on the switchbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,24 +69,14 @@ impl ServiceStore {
     }
 
     fn init(db: Connection) -> Result<ServiceStore, StoreError> {
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
-        let _ = db.pragma_update(None, "journal_mode", "WAL");
-        let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { found: version });
-        }
-        if version < 1 {
-            db.execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS service_accounts (
-                     user TEXT PRIMARY KEY,
-                     password_hash TEXT NOT NULL,
-                     networks TEXT NOT NULL
-                 );
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )?;
-        }
+        let db = prepare(
+            db,
+            "CREATE TABLE IF NOT EXISTS service_accounts (
+                 user TEXT PRIMARY KEY,
+                 password_hash TEXT NOT NULL,
+                 networks TEXT NOT NULL
+             );",
+        )?;
         Ok(ServiceStore { db })
     }
 
