@@ -389,6 +389,10 @@ fn compile_call(
     func: &str,
     args: &[Expr],
 ) -> Result<Val> {
+    if func == "more" && args.is_empty() {
+        // Another part follows in the separated record being read.
+        return Ok(Val::Bool(quote!(__r.more_parts())));
+    }
     let target = match args {
         [
             Expr {
@@ -439,6 +443,7 @@ fn content_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Result<TokenStream
     match ty {
         Type::Bytes(_)
         | Type::BytesPrefixed(_)
+        | Type::BytesUntil(_)
         | Type::Str(_)
         | Type::StrPrefixed { .. }
         | Type::CStr => Ok(quote!(#v.len())),
@@ -463,6 +468,7 @@ pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Result<TokenSt
         }
         Type::MqttVarint => quote!(#s::codec::mqtt_varint_len(#v.clone())),
         Type::Intser => quote!(#s::codec::intser_len(#v.clone())),
+        Type::Decimal(_) => quote!(#s::codec::decimal_len(#v.clone() as i128)),
         Type::Bytes(_) | Type::Str(_) => quote!(#v.len()),
         Type::BytesPrefixed(p) => {
             let n = usize::from(p.bits / 8);
@@ -472,12 +478,17 @@ pub fn encoded_len_of(cx: &Cx<'_>, ty: &Type, v: &TokenStream) -> Result<TokenSt
             let n = usize::from(prefix.bits / 8) + usize::from(*nul);
             quote!((#n + #v.len()))
         }
-        Type::CStr => quote!((#v.len() + 1)),
+        Type::CStr | Type::BytesUntil(_) => quote!((#v.len() + 1)),
         Type::Named { name, .. } => match names::kind_of(cx, &name.name) {
             Some(Kind::Enum | Kind::Flags | Kind::Bits) => {
                 let bits = names::repr_of(cx, &name.name).map_or(8, |r| r.bits);
                 let n = usize::from(bits.div_ceil(8));
                 quote!(#n)
+            }
+            // Nested in another separated record (the only place one can be): its
+            // parts, each with the separator that ends it.
+            Some(Kind::Record) if names::separator_of(cx, &name.name).is_some() => {
+                quote!(#v.parts_len())
             }
             _ => quote!(#v.encoded_len()),
         },

@@ -96,6 +96,27 @@ pub fn kind_of(cx: &Cx<'_>, name: &str) -> Option<Kind> {
     })
 }
 
+/// The separator of a separated (text) record, if `name` is one.
+pub fn separator_of(cx: &Cx<'_>, name: &str) -> Option<u8> {
+    match cx.item(name)? {
+        Item::Record(r) => r.separator.map(|s| s.byte),
+        _ => None,
+    }
+}
+
+/// Whether a field of this type continues the parts of its separated record (a separated
+/// record or a union of them) rather than taking one part.
+pub fn is_spread(cx: &Cx<'_>, ty: &Type) -> bool {
+    match ty {
+        Type::Named { name, .. } => match cx.item(&name.name) {
+            Some(Item::Record(r)) => r.separator.is_some(),
+            Some(Item::Union(_)) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The integer representation of an enum, flags or bits item.
 pub fn repr_of(cx: &Cx<'_>, name: &str) -> Option<IntType> {
     match cx.item(name)? {
@@ -109,7 +130,11 @@ pub fn repr_of(cx: &Cx<'_>, name: &str) -> Option<IntType> {
 /// Whether values of this type are `Copy` scalars usable in expressions.
 pub fn is_scalar(cx: &Cx<'_>, ty: &Type) -> bool {
     match ty {
-        Type::Int(_) | Type::DynUint { .. } | Type::MqttVarint | Type::Intser => true,
+        Type::Int(_)
+        | Type::DynUint { .. }
+        | Type::MqttVarint
+        | Type::Intser
+        | Type::Decimal(_) => true,
         Type::Named { name, .. } => matches!(
             kind_of(cx, &name.name),
             Some(Kind::Enum | Kind::Flags | Kind::Bits)
@@ -148,6 +173,7 @@ pub fn type_needs_lifetime(cx: &Cx<'_>, ty: &Type, seen: &mut HashSet<String>) -
     match ty {
         Type::Bytes(_)
         | Type::BytesPrefixed(_)
+        | Type::BytesUntil(_)
         | Type::Str(_)
         | Type::StrPrefixed { .. }
         | Type::CStr => true,
@@ -180,7 +206,8 @@ pub fn rust_ty(cx: &Cx<'_>, ty: &Type, transformed: bool) -> Result<TokenStream>
         Type::DynUint { width, .. } => prim(dyn_uint_bits(width), false),
         Type::MqttVarint => quote!(u32),
         Type::Intser => quote!(i64),
-        Type::Bytes(_) | Type::BytesPrefixed(_) => {
+        Type::Decimal(t) => int_ty(t),
+        Type::Bytes(_) | Type::BytesPrefixed(_) | Type::BytesUntil(_) => {
             if transformed {
                 quote!(#s::__private::Cow<'a, [u8]>)
             } else {

@@ -151,6 +151,13 @@ pub fn read_ty(
         }
         Type::MqttVarint => quote!(#rd.mqtt_varint()?),
         Type::Intser => quote!(#rd.intser()?),
+        Type::Decimal(t) => {
+            let p = names::int_ty(t);
+            quote!({
+                let __v: i128 = #rd.decimal()?;
+                #p::try_from(__v).map_err(|_| #rd.error(#s::codec::DecodeErrorKind::TooLarge { value: __v }))?
+            })
+        }
         Type::Bytes(Size::Rest) => quote!(#rd.rest()),
         Type::Bytes(Size::Expr(e)) => {
             let n = size_tokens(cx, scope, e)?;
@@ -184,6 +191,7 @@ pub fn read_ty(
             }
         }
         Type::CStr => quote!({ let __b = #rd.cstr()?; #rd.utf8(__b)? }),
+        Type::BytesUntil(b) => quote!(#rd.until(#b)?),
         Type::Named { name, args } => {
             let t = names::ident(&name.name);
             let repr = names::repr_of(cx, &name.name);
@@ -352,6 +360,7 @@ pub fn write_ty(
             quote!(#s::codec::put_mqtt_varint(__out, *#v).map_err(|__k| #e)?;)
         }
         Type::Intser => quote!(#s::codec::put_intser(__out, *#v);),
+        Type::Decimal(_) => quote!(#s::codec::put_decimal(__out, *#v as i128);),
         Type::Bytes(_) => quote!(__out.extend_from_slice(&#v[..]);),
         Type::Str(_) => quote!(__out.extend_from_slice(#v.as_bytes());),
         Type::BytesPrefixed(p) | Type::StrPrefixed { prefix: p, .. } => {
@@ -378,6 +387,15 @@ pub fn write_ty(
                 #s::codec::put_uint(__out, __len as u64, #n, #o);
                 __out.extend_from_slice(__b);
                 #nul
+            }}
+        }
+        Type::BytesUntil(b) => {
+            let e = err(quote!(#s::codec::EncodeErrorKind::ContainsSeparator { separator: #b }));
+            quote! {{
+                let __b: &[u8] = &#v[..];
+                if __b.contains(&#b) { return Err(#e); }
+                __out.extend_from_slice(__b);
+                __out.push(#b);
             }}
         }
         Type::CStr => {
@@ -432,6 +450,7 @@ fn constraint_value(cx: &Cx<'_>, scope: &Scope<'_>, f: &Field) -> Result<TokenSt
         .int(),
         Type::Bytes(_)
         | Type::BytesPrefixed(_)
+        | Type::BytesUntil(_)
         | Type::Str(_)
         | Type::StrPrefixed { .. }
         | Type::CStr
@@ -506,6 +525,7 @@ pub fn arb_ty(
         }
         Type::MqttVarint => quote!(u.int_in_range(0..=268_435_455u32)?),
         Type::Intser => quote!(u.arbitrary::<i64>()?),
+        Type::Decimal(t) => crate::items::arbitrary_int(t.bits, t.signed),
         Type::Bytes(Size::Expr(e)) | Type::Str(Size::Expr(e)) if !uses_derived(e) => {
             let n = expr::compile(cx, scope, e)?.int();
             let b = quote!({
@@ -518,7 +538,7 @@ pub fn arb_ty(
                 b
             }
         }
-        Type::Bytes(_) | Type::BytesPrefixed(_) => {
+        Type::Bytes(_) | Type::BytesPrefixed(_) | Type::BytesUntil(_) => {
             quote!(<&'a [u8] as #s::__private::arbitrary::Arbitrary<'a>>::arbitrary(u)?)
         }
         Type::Str(_) | Type::StrPrefixed { .. } | Type::CStr => {
@@ -623,13 +643,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         if f.derive.is_some() {
             continue;
         }
-        if f.transform.is_some()
-            && (f.condition.is_some() || !matches!(f.ty, Type::Bytes(_) | Type::BytesPrefixed(_)))
-        {
-            return Err(cx.err(
-                f.name.span,
-                "`transform` applies to a non-optional `bytes` field only",
-            ));
+        if f.transform.is_some() && !matches!(f.ty, Type::Bytes(_) | Type::BytesPrefixed(_)) {
+            return Err(cx.err(f.name.span, "`transform` applies to a `bytes` field only"));
         }
         let fdocs = cx.docs(&f.meta);
         let fname = names::ident(&f.name.name);
@@ -654,6 +669,13 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         .map(|p| names::ident(&p.name.name))
         .collect();
 
+    // A separated (text) record: each field is a part, ended by the separator.
+    let sep = r.separator.map(|x| x.byte);
+    let has_more = r
+        .fields
+        .iter()
+        .any(|f| f.condition.as_ref().is_some_and(is_more_call));
+
     // ---- read ----------------------------------------------------------------------------
     let mut scope = Scope::with_params(&r.params, false);
     let mut read = Vec::new();
@@ -676,7 +698,46 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 __v
             })
         } else {
-            let raw = read_ty(cx, &scope, &f.ty, &quote!(__r), &info)?;
+            let raw = match (sep, &f.ty) {
+                (None, _) => read_ty(cx, &scope, &f.ty, &quote!(__r), &info)?,
+                // Records and unions continue the sequence of parts.
+                (Some(_), t) if names::is_spread(cx, t) => {
+                    read_ty(cx, &scope, t, &quote!(__r), &info)?
+                }
+                // A `..` array: one element per remaining part.
+                (
+                    Some(b),
+                    Type::Array {
+                        elem,
+                        count: Size::Rest,
+                    },
+                ) => {
+                    let e = read_ty(cx, &scope, elem, &quote!(__r), &info)?;
+                    let v = quote!(#s::__private::Vec);
+                    quote!({
+                        let mut __v = #v::new();
+                        while __r.more_parts() {
+                            let mut __p = __r.part(#b)?;
+                            __p.field(#info);
+                            let __e = { let __r = &mut __p; #e };
+                            __p.finish()?;
+                            __v.push(__e);
+                        }
+                        __v
+                    })
+                }
+                // Anything else fills one part exactly.
+                (Some(b), t) => {
+                    let inner = read_ty(cx, &scope, t, &quote!(__r), &info)?;
+                    quote!({
+                        let mut __p = __r.part(#b)?;
+                        __p.field(#info);
+                        let __v = { let __r = &mut __p; #inner };
+                        __p.finish()?;
+                        __v
+                    })
+                }
+            };
             if let Some(t) = &f.transform {
                 let Some(Item::Extern(ext)) = cx.item(&t.name.name) else {
                     return Err(cx.err(t.name.span, format!("unknown transform `{}`", t.name.name)));
@@ -808,6 +869,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 _ => 64,
             };
             let inner = write_ty(cx, &scope_w, &value_ty, &quote!((&__d)), &info)?;
+            let inner = end_part(cx, sep, &info, inner);
             write.push(quote! {{
                 let __d: #p = #p::try_from(#v).map_err(|_| #s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::OutOfRange { value: #v, bits: #bits }))?;
                 #inner
@@ -817,7 +879,22 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         let mut checks = Vec::new();
         let inner_scope = scope_w.unwrapped(&f.name.name);
         let scope_w = &scope_w;
-        if let Some(c) = &f.condition {
+        if let Some(c) = &f.condition
+            && is_more_call(c)
+        {
+            // Optional trailing parts: once one is absent, the rest must be too (a later
+            // part would be read back as this one).
+            let text = format!(
+                "`{}` is present although an earlier optional part (`if more()`) is absent",
+                f.name.name
+            );
+            write.push(quote! {
+                if #fname.is_some() && !__more {
+                    return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Inconsistent { message: #text }));
+                }
+                __more = #fname.is_some();
+            });
+        } else if let Some(c) = &f.condition {
             let cond = expr::compile(cx, scope_w, c)?.bool();
             let text = format!(
                 "`{}` must be present exactly when `{}` holds",
@@ -839,8 +916,19 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 f.name.name,
                 names::expr_text(size)
             );
+            // A transformed field's size counts its wire bytes.
+            let actual = if f.transform.is_some() {
+                let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
+                if f.condition.is_some() {
+                    quote!(#w.as_ref().map_or(0usize, |__w| __w.len()))
+                } else {
+                    quote!(#w.len())
+                }
+            } else {
+                quote!(#fname.len())
+            };
             checks.push(quote! {
-                    if (#fname.len() as i128) != #n {
+                    if (#actual as i128) != #n {
                         return Err(#s::codec::EncodeError::new(#info, #s::codec::EncodeErrorKind::Inconsistent { message: #text }));
                     }
                 });
@@ -873,9 +961,35 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
         let body = if f.transform.is_some() {
             let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
-            quote!(__out.extend_from_slice(&#w[..]);)
+            let w = if f.condition.is_some() {
+                quote!(#w.as_deref().unwrap_or(&[]))
+            } else {
+                quote!(#w)
+            };
+            end_part(cx, sep, &info, quote!(__out.extend_from_slice(&#w[..]);))
         } else {
-            write_ty(cx, &inner_scope, &f.ty, &quote!(#fname), &info)?
+            match (sep, &f.ty) {
+                (Some(_), t) if names::is_spread(cx, t) => {
+                    write_ty(cx, &inner_scope, t, &quote!(#fname), &info)?
+                }
+                (
+                    Some(_),
+                    Type::Array {
+                        elem,
+                        count: Size::Rest,
+                    },
+                ) => {
+                    let e = write_ty(cx, &inner_scope, elem, &quote!(__e), &info)?;
+                    let e = end_part(cx, sep, &info, e);
+                    quote!(for __e in #fname.iter() { #e })
+                }
+                _ => end_part(
+                    cx,
+                    sep,
+                    &info,
+                    write_ty(cx, &inner_scope, &f.ty, &quote!(#fname), &info)?,
+                ),
+            }
         };
         if f.condition.is_some() {
             write.push(quote!(if let Some(#fname) = #fname { #(#checks)* #body }));
@@ -888,9 +1002,22 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     let mut lens = Vec::new();
     for f in &r.fields {
         let fname = names::ident(&f.name.name);
+        // In a separated record, the separator that ends each single part.
+        let part_sep = if sep.is_some() && !names::is_spread(cx, &f.ty) {
+            quote!(+ 1usize)
+        } else {
+            quote!()
+        };
+        let with_sep = |t: TokenStream| {
+            if part_sep.is_empty() {
+                t
+            } else {
+                quote!((#t #part_sep))
+            }
+        };
         let len = if f.derive.is_some() {
             let plain = format_ident!("{}", fname.to_string().trim_start_matches("r#"));
-            match &f.ty {
+            let d = match &f.ty {
                 Type::MqttVarint => {
                     quote!(#s::codec::mqtt_varint_len(u32::try_from(#plain).unwrap_or(0)))
                 }
@@ -900,10 +1027,25 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                     quote!(usize::try_from(#w).unwrap_or(0))
                 }
                 t => expr::encoded_len_of(cx, t, &quote!(#plain))?,
-            }
+            };
+            with_sep(d)
         } else if f.transform.is_some() {
             let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
-            quote!(#w.len())
+            if f.condition.is_some() {
+                quote!(#w.as_ref().map_or(0usize, |__w| __w.len() #part_sep))
+            } else {
+                with_sep(quote!(#w.len()))
+            }
+        } else if let (
+            Some(_),
+            Type::Array {
+                elem,
+                count: Size::Rest,
+            },
+        ) = (sep, &f.ty)
+        {
+            let one = expr::encoded_len_of(cx, elem, &quote!(__e))?;
+            quote!(#fname.iter().map(|__e| #one + 1).sum::<usize>())
         } else {
             let one = match &f.ty {
                 Type::DynUint { width, .. } => {
@@ -915,9 +1057,9 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 t => expr::encoded_len_of(cx, t, &quote!(#fname))?,
             };
             if f.condition.is_some() {
-                quote!(#fname.as_ref().map_or(0usize, |#fname| #one))
+                quote!(#fname.as_ref().map_or(0usize, |#fname| #one #part_sep))
             } else {
-                one
+                with_sep(one)
             }
         };
         lens.push(quote!(__n += #len;));
@@ -947,6 +1089,11 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             value = quote!(#s::__private::Cow::Borrowed(#value));
         }
         let value = match &f.condition {
+            // Optional trailing parts: present while the chain of present ones holds.
+            Some(c) if is_more_call(c) => quote!({
+                __more = __more && u.arbitrary::<bool>()?;
+                if __more { Some(#value) } else { None }
+            }),
             Some(c) => {
                 let c = expr::compile(cx, &ascope, c)?.bool();
                 quote!(if #c { Some(#value) } else { None })
@@ -1002,18 +1149,15 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
     };
 
-    let allow = crate::allow_lints();
-    Ok(quote! {
-        #docs
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct #name #gen_decl {
-            #(#members)*
-        }
+    let more_init = if has_more {
+        quote!(let mut __more = true;)
+    } else {
+        quote!()
+    };
 
-        #allow
-        impl #impl_gen #name #gen_use {
-            #(#infos)*
-
+    let (entry, encode_fn, len_fns) = match sep {
+        None => (
+            quote! {
             #[doc = #decode_doc]
             ///
             /// Returns the message and the number of bytes it took, or how many more bytes
@@ -1056,15 +1200,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 }
                 Ok(__v)
             }
-
-            /// Reads the message from a reader positioned at its first byte (used by
-            /// enclosing frames; checksums are verified by the outermost `decode`).
-            #[inline]
-            pub fn read(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
-                #(#read)*
-                Ok(Self { #(#stored),* })
-            }
-
+            },
+            quote! {
             /// Appends the encoded message to `out` and returns its length. On error
             /// nothing is appended.
             #[inline]
@@ -1080,16 +1217,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 }
                 Ok(out.len() - __start)
             }
-
-            /// Writes the message inside an enclosing frame that starts at `__frame`;
-            /// a checksum field records its position in `__ck` for the frame to patch.
-            #[inline]
-            pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
-                #prologue_w
-                #(#write)*
-                Ok(())
-            }
-
+            },
+            quote! {
             /// The number of bytes `encode` writes (for a valid message).
             #[inline]
             pub fn encoded_len(&self) -> usize {
@@ -1098,10 +1227,119 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 #(#lens)*
                 __n
             }
+            },
+        ),
+        Some(b) => (
+            quote! {
+                /// Decodes `buf`, which must hold exactly one message: the parts of a
+                /// separated record run to the end of their region, so the region is
+                /// delimited by whatever carries it (a frame's byte run, say).
+                #[inline]
+                pub fn decode(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<#s::codec::Decoded<Self>, #s::codec::DecodeError> {
+                    Self::decode_exact(buf #(, #param_names)*).map(|v| #s::codec::Decoded::Complete(v, buf.len()))
+                }
+
+                /// Decodes exactly `buf`: a missing part and parts left over are errors.
+                #[inline]
+                pub fn decode_exact(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::DecodeError> {
+                    let mut __r = #s::codec::Reader::exact(buf);
+                    let __v = Self::read_checked(&mut __r #(, #param_names)*).and_then(|v| __r.finish().map(|()| v));
+                    match __v {
+                        Ok(v) => Ok(v),
+                        Err(#s::codec::Fail::Invalid(e)) => Err(e),
+                        Err(#s::codec::Fail::Incomplete(needed)) => Err(#s::codec::DecodeError::new(
+                            &Self::F_, buf.len(), #s::codec::DecodeErrorKind::Truncated { needed })),
+                    }
+                }
+
+                /// Reads the parts from the reader's position to its end.
+                #[inline]
+                fn read_checked(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
+                    __r.begin_parts();
+                    let __v = Self::read(__r #(, #param_names)*)?;
+                    __r.end_parts(#b)?;
+                    Ok(__v)
+                }
+            },
+            quote! {
+                /// Appends the encoded message to `out` and returns its length. On error
+                /// nothing is appended.
+                #[inline]
+                pub fn encode(&self, out: &mut #s::__private::Vec<u8>) -> ::core::result::Result<usize, #s::codec::EncodeError> {
+                    let __start = out.len();
+                    let mut __ck = None;
+                    if let Err(e) = self.write(out, __start, &mut __ck) {
+                        out.truncate(__start);
+                        return Err(e);
+                    }
+                    // Every part was written with the separator that ends it; the last
+                    // one ends the message instead.
+                    if out.len() > __start {
+                        out.pop();
+                    }
+                    Ok(out.len() - __start)
+                }
+            },
+            quote! {
+                /// The number of bytes `encode` writes (for a valid message).
+                #[inline]
+                pub fn encoded_len(&self) -> usize {
+                    self.parts_len().saturating_sub(1)
+                }
+
+                /// The number of bytes `write` writes: every part with its separator
+                /// (used by enclosing separated records).
+                #[inline]
+                pub fn parts_len(&self) -> usize {
+                    #prologue_l
+                    let mut __n = 0usize;
+                    #(#lens)*
+                    __n
+                }
+            },
+        ),
+    };
+
+    let allow = crate::allow_lints();
+    Ok(quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct #name #gen_decl {
+            #(#members)*
+        }
+
+        #allow
+        impl #impl_gen #name #gen_use {
+            #(#infos)*
+
+            #entry
+
+            /// Reads the message from a reader positioned at its first byte (used by
+            /// enclosing frames; checksums are verified by the outermost `decode`).
+            #[inline]
+            pub fn read(__r: &mut #s::codec::Reader<'a> #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::Fail> {
+                #(#read)*
+                Ok(Self { #(#stored),* })
+            }
+
+            #encode_fn
+
+            /// Writes the message inside an enclosing frame that starts at `__frame`;
+            /// a checksum field records its position in `__ck` for the frame to patch.
+            #[inline]
+            pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
+                #prologue_w
+                #more_init
+                #(#write)*
+                Ok(())
+            }
+
+            #len_fns
 
             /// Builds an arbitrary, encodable message from fuzzer or proptest bytes.
             #[cfg(feature = "arbitrary")]
             pub fn arbitrary_with(u: &mut #s::__private::arbitrary::Unstructured<'a> #(, #param_decls)*) -> #s::__private::arbitrary::Result<Self> {
+                #more_init
                 #(#arb)*
                 let __v = Self { #(#stored),* };
                 let mut __scratch = #s::__private::Vec::new();
@@ -1114,6 +1352,25 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
 
         #arbitrary_impl
     })
+}
+
+/// `more()`: the whole condition of an optional trailing part.
+fn is_more_call(e: &ferrocom_spec::model::Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { func, args } if func.name == "more" && args.is_empty())
+}
+
+/// In a separated record, wraps the statements writing one part so that the separator
+/// follows it (and the part is checked not to contain it).
+fn end_part(cx: &Cx<'_>, sep: Option<u8>, info: &TokenStream, body: TokenStream) -> TokenStream {
+    let s = &cx.support;
+    match sep {
+        None => body,
+        Some(b) => quote!({
+            let __ps = __out.len();
+            #body
+            #s::codec::end_part(__out, __ps, #b).map_err(|__k| #s::codec::EncodeError::new(#info, __k))?;
+        }),
+    }
 }
 
 fn expr_has_call(e: &ferrocom_spec::model::Expr) -> bool {
@@ -1166,14 +1423,22 @@ fn encode_prologue<'s>(
                 None => quote!(true),
             };
             let w = format_ident!("__{}_wire", n.to_string().trim_start_matches("r#"));
-            out.push(quote! {
-                let #w: #s::__private::Cow<'_, [u8]> = if #cond {
+            let wire_of = quote! {
+                if #cond {
                     let mut __buf = #s::__private::Vec::with_capacity(#n.len());
                     <#path as #s::codec::Transform>::encode(&#n[..], &mut __buf);
                     #s::__private::Cow::Owned(__buf)
                 } else {
                     #s::__private::Cow::Borrowed(&#n[..])
-                };
+                }
+            };
+            out.push(if f.condition.is_some() {
+                quote! {
+                    let #w: ::core::option::Option<#s::__private::Cow<'_, [u8]>> =
+                        #n.as_ref().map(|#n| #wire_of);
+                }
+            } else {
+                quote!(let #w: #s::__private::Cow<'_, [u8]> = #wire_of;)
             });
             wire = Some(quote!(#w));
         }

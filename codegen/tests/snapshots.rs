@@ -32,3 +32,8 @@ fn switchbox() {
 fn mqtt311() {
     insta::assert_snapshot!(generated("mqtt311"));
 }
+
+#[test]
+fn iotellect() {
+    insta::assert_snapshot!(generated("iotellect"));
+}

@@ -253,8 +253,20 @@ pub struct RecordDef {
     /// Parameters: values supplied by the enclosing record (or by the caller of
     /// `decode`). Parameters are stored in the generated struct like fields.
     pub params: Vec<Param>,
+    /// `separated(0x17)`: a text record whose fields are parts separated by this byte
+    /// instead of a binary layout. `None` for binary records.
+    pub separator: Option<Separator>,
     /// Fields in wire order.
     pub fields: Vec<Field>,
+}
+
+/// The separator of a text record (`record Name separated(0x17) { .. }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Separator {
+    /// The byte between parts.
+    pub byte: u8,
+    /// Where `separated(..)` was written.
+    pub span: Span,
 }
 
 /// A parameter of a record or union.
@@ -343,6 +355,12 @@ pub enum Type {
     },
     /// `cstr`: UTF-8 text terminated by a NUL byte.
     CStr,
+    /// `bytes(until 0x0D)`: a byte run ended by a terminator byte (consumed, not part
+    /// of the value); the value cannot contain it.
+    BytesUntil(u8),
+    /// `decimal(i64)`: an integer written as ASCII decimal text that fills its region
+    /// (in a separated record: its part).
+    Decimal(IntType),
     /// An enum, flags, bits, record or union, with arguments for its parameters.
     Named {
         /// The item's name.
@@ -468,7 +486,7 @@ pub enum ExprKind {
     /// value, an enum constant (`CONNECT`, resolved against the compared type), or
     /// `self` inside an arm's tag expression.
     Path(Vec<Ident>),
-    /// `len(f)`, `count(f)`, `tag(f)`, `crc16_modbus(frame)`.
+    /// `len(f)`, `count(f)`, `tag(f)`, `crc16_modbus(frame)`, `more()`.
     Call {
         /// Function name.
         func: Ident,

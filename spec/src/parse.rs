@@ -57,11 +57,12 @@ const BUILTIN_TYPE_WORDS: &[&str] = &[
     "bytes",
     "str",
     "cstr",
+    "decimal",
     "bool",
 ];
 
 const EXPECT_TYPE: &str = "a type (u8, u16, ..., i8, ..., uint(..), mqtt_varint, intser, bytes[..], \
-bytes(u16), str[..], str(u8), cstr, or a declared type name)";
+bytes(u16), bytes(until 0x0D), str[..], str(u8), cstr, decimal(i64), or a declared type name)";
 const EXPECT_INT_TYPE: &str = "an integer type (u8, u16, u24, ..., u64, i8, ..., i64, \
 optionally with an `le`/`be` suffix; any width uN inside `bits`)";
 const EXPECT_BIT_TYPE: &str = "a bit field type (`bool`, `u1`..`u64`, or an enum or flags name)";
@@ -352,6 +353,20 @@ fn number_chars(i: Src<'_>) -> IResult<Src<'_>, Src<'_>, ()> {
     .parse(i)
 }
 
+/// A character literal `'M'`: one printable ASCII character (not `'` or `\\`) in single
+/// quotes, standing for its code (text protocols use one-letter codes).
+fn char_chars(i: Src<'_>) -> IResult<Src<'_>, Src<'_>, ()> {
+    match i.fragment().as_bytes() {
+        [b'\'', c, b'\'', ..] if c.is_ascii_graphic() || *c == b' ' => {
+            if *c == b'\'' || *c == b'\\' {
+                return Err(NomErr::Error(()));
+            }
+            Ok(i.take_split(3))
+        }
+        _ => Err(NomErr::Error(())),
+    }
+}
+
 /// A string literal with its quotes; `Err` if it is not closed on its line.
 fn string_chars(i: Src<'_>) -> IResult<Src<'_>, Src<'_>, ()> {
     let s = *i.fragment();
@@ -401,6 +416,9 @@ fn lex<'a>(i: Src<'a>) -> Tok<'a> {
         return tok(Kind::Ident, r);
     }
     if let Ok(r) = number_chars(at) {
+        return tok(Kind::Int, r);
+    }
+    if let Ok(r) = char_chars(at) {
         return tok(Kind::Int, r);
     }
     if s.starts_with('"') {
@@ -485,6 +503,9 @@ fn decl_name<'a>(i: Src<'a>, what: &str, message: impl FnOnce() -> String) -> R<
 }
 
 fn parse_int(text: &str) -> Result<i128, String> {
+    if let [b'\'', c, b'\''] = text.as_bytes() {
+        return Ok(i128::from(*c));
+    }
     let clean: String = text.chars().filter(|c| *c != '_').collect();
     let lower = clean.to_ascii_lowercase();
     let (radix, digits, prefix) = if let Some(d) = lower.strip_prefix("0x") {
@@ -1189,9 +1210,41 @@ fn record_def<'a>(kw: Tok<'a>, m: MetaParts, is_frame: bool) -> R<'a, Item> {
     } else {
         (i, Vec::new())
     };
-    let (mut i, open) = need(i, punct("{"), "`(` with parameters or `{`", || {
-        format!("expected `{{` to start the fields of {owner}")
-    })?;
+    let t = lex(i);
+    let (i, separator) = if t.word("separated") {
+        let (r, _) = need(t.rest, punct("("), "`(`", || {
+            "`separated` needs the separator byte: `separated(0x17)`".to_string()
+        })?;
+        let value_at = r;
+        let (r, (v, _)) = need(r, int_lit, "the separator byte (an integer)", || {
+            "`separated(..)` needs the separator byte, e.g. `separated(0x17)`".to_string()
+        })?;
+        let Ok(byte) = u8::try_from(v) else {
+            return fail(
+                lex(value_at).at,
+                "a byte value 0..=255",
+                format!("the separator {v} is not a byte"),
+            );
+        };
+        let (r, _) = need(r, punct(")"), "`)`", || {
+            "missing `)` after the separator byte".to_string()
+        })?;
+        (
+            r,
+            Some(Separator {
+                byte,
+                span: t.span(),
+            }),
+        )
+    } else {
+        (i, None)
+    };
+    let (mut i, open) = need(
+        i,
+        punct("{"),
+        "`(` with parameters, `separated(..)` or `{`",
+        || format!("expected `{{` to start the fields of {owner}"),
+    )?;
     let mut fields = Vec::new();
     loop {
         let t = lex(i);
@@ -1220,6 +1273,7 @@ fn record_def<'a>(kw: Tok<'a>, m: MetaParts, is_frame: bool) -> R<'a, Item> {
             name,
             is_frame,
             params,
+            separator,
             fields,
         }),
     ))
@@ -1672,6 +1726,18 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
         "mqtt_varint" => Ok((t.rest, Type::MqttVarint)),
         "intser" => Ok((t.rest, Type::Intser)),
         "cstr" => Ok((t.rest, Type::CStr)),
+        "decimal" => {
+            let (r, _) = need(t.rest, punct("("), "`(`", || {
+                "`decimal` needs its integer type: `decimal(i64)`".to_string()
+            })?;
+            let (r, it) = need(r, any_int_type, "an integer type such as `i32`", || {
+                "`decimal(..)` needs the integer type of its value, e.g. `decimal(i64)`".to_string()
+            })?;
+            let (r, _) = need(r, punct(")"), "`)`", || {
+                "missing `)` after the type of `decimal(..)`".to_string()
+            })?;
+            Ok((r, Type::Decimal(it)))
+        }
         "bytes" | "str" => {
             let what = t.text;
             let n = lex(t.rest);
@@ -1698,6 +1764,26 @@ fn base_type(i: Src<'_>, wire: bool) -> R<'_, Type> {
                         Type::Bytes(sz)
                     },
                 ));
+            }
+            if n.is("(") && what == "bytes" && lex(n.rest).word("until") {
+                let u = lex(n.rest);
+                let value_at = lex(u.rest).at;
+                let (r, (v, _)) =
+                    need(u.rest, int_lit, "the terminator byte (an integer)", || {
+                        "`bytes(until ..)` needs the terminator byte, e.g. `bytes(until 0x0D)`"
+                            .to_string()
+                    })?;
+                let Ok(byte) = u8::try_from(v) else {
+                    return fail(
+                        value_at,
+                        "a byte value 0..=255",
+                        format!("the terminator {v} is not a byte"),
+                    );
+                };
+                let (r, _) = need(r, punct(")"), "`)`", || {
+                    "missing `)` after the terminator of `bytes(until ..)`".to_string()
+                })?;
+                return Ok((r, Type::BytesUntil(byte)));
             }
             if n.is("(") {
                 let (r, prefix) = need(n.rest, prefix_type, EXPECT_PREFIX, || {

@@ -93,6 +93,8 @@ struct Ctx<'s, 'c> {
     /// The element being checked (field or variant name), for errors about a type
     /// that has no position of its own.
     at: Span,
+    /// Inside a separated (text) record.
+    separated: bool,
 }
 
 impl<'s> Ctx<'s, '_> {
@@ -256,8 +258,14 @@ impl<'s> Validator<'s> {
     /// Value type of a wire/param type.
     fn vty_of_type(&self, ty: &'s Type) -> VTy<'s> {
         match ty {
-            Type::Int(_) | Type::DynUint { .. } | Type::MqttVarint | Type::Intser => VTy::Int,
-            Type::Bytes(_) | Type::BytesPrefixed(_) => VTy::Other("a byte run"),
+            Type::Int(_)
+            | Type::DynUint { .. }
+            | Type::MqttVarint
+            | Type::Intser
+            | Type::Decimal(_) => VTy::Int,
+            Type::Bytes(_) | Type::BytesPrefixed(_) | Type::BytesUntil(_) => {
+                VTy::Other("a byte run")
+            }
             Type::Str(_) | Type::StrPrefixed { .. } | Type::CStr => VTy::Other("text"),
             Type::Array { .. } => VTy::Other("an array"),
             Type::Within { inner, .. } => self.vty_of_type(inner),
@@ -305,6 +313,8 @@ impl<'s> Validator<'s> {
             | Type::MqttVarint
             | Type::Intser
             | Type::CStr
+            | Type::Decimal(_)
+            | Type::BytesUntil(_)
             | Type::BytesPrefixed(_)
             | Type::StrPrefixed { .. } => {}
             Type::DynUint { width, .. } => {
@@ -323,7 +333,9 @@ impl<'s> Validator<'s> {
             Type::Bytes(size) | Type::Str(size) => self.check_size(size, ctx, "a size"),
             Type::Array { elem, count } => {
                 self.check_type(elem, ctx);
-                if self.consumes_rest(elem, 0) {
+                // In a separated record each element is a part of its own, so an element
+                // may fill it.
+                if !ctx.separated && self.consumes_rest(elem, 0) {
                     let span = first_span_of_type(elem).unwrap_or(ctx.at);
                     self.report(
                         span,
@@ -851,6 +863,15 @@ impl<'s> Validator<'s> {
         let f = func.name.as_str();
         match f {
             "len" | "count" | "tag" => {}
+            "more" => {
+                self.report(
+                    func.span,
+                    "`more()` can only be the whole `if` condition of a field of a separated record: `queue: str[..] if more();`",
+                    format!("`{}`", show_expr(e)),
+                    "`more()` alone as a field's `if` condition",
+                );
+                return VTy::Bool;
+            }
             "crc16_modbus" => {
                 self.report(
                     func.span,
@@ -862,14 +883,17 @@ impl<'s> Validator<'s> {
             }
             _ => {
                 let mut message = format!("unknown function `{f}`");
-                if let Some(s) = suggest(f, ["len", "count", "tag", "crc16_modbus"].into_iter()) {
+                if let Some(s) = suggest(
+                    f,
+                    ["len", "count", "tag", "crc16_modbus", "more"].into_iter(),
+                ) {
                     message.push_str(&format!("; did you mean `{s}`?"));
                 }
                 self.report(
                     func.span,
                     message,
                     format!("`{f}(..)`"),
-                    "`len(f)`, `count(f)`, `tag(f)` or `crc16_modbus(frame)`",
+                    "`len(f)`, `count(f)`, `tag(f)`, `crc16_modbus(frame)` or `more()`",
                 );
                 return VTy::Unknown;
             }
@@ -1190,6 +1214,7 @@ impl<'s> Validator<'s> {
                     mode: Mode::Plain,
                     self_ty: None,
                     at: f.name.span,
+                    separated: false,
                 };
                 self.expr(e, ctx, hint);
                 let width = widths.get(n).copied().flatten().unwrap_or(64);
@@ -1222,6 +1247,7 @@ impl<'s> Validator<'s> {
                     mode: Mode::Where,
                     self_ty: None,
                     at: f.name.span,
+                    separated: false,
                 };
                 self.expr(e, ctx, hint);
             }
@@ -1281,6 +1307,23 @@ impl<'s> Validator<'s> {
         for (n, f) in d.fields.iter().enumerate() {
             self.field(d, n, f, &owner, &entries);
         }
+        if let Some(sep) = d.separator {
+            self.separated_record(d, sep, &owner);
+            return;
+        }
+        for f in &d.fields {
+            if self.carries_parts(&f.ty) {
+                self.report(
+                    f.name.span,
+                    format!(
+                        "field `{}` of the binary {owner} holds a separated (text) record, whose parts need a delimited region of their own",
+                        f.name
+                    ),
+                    format!("`{}: {}`", f.name, show_type(&f.ty)),
+                    "a byte run (`bytes[n]`), decoded with the text record's `decode_exact`",
+                );
+            }
+        }
         // `..` only at the end.
         let count = d.fields.len();
         for (n, f) in d.fields.iter().enumerate() {
@@ -1302,6 +1345,136 @@ impl<'s> Validator<'s> {
         }
     }
 
+    /// Rules of separated (text) records: one part per field, except records, unions and
+    /// `..` arrays, whose parts continue the sequence.
+    fn separated_record(&mut self, d: &'s RecordDef, sep: Separator, owner: &str) {
+        if d.is_frame {
+            self.report(
+                sep.span,
+                format!("{owner} cannot be separated: a frame is the unit of a byte stream, and parts need a region that is already delimited"),
+                "`separated(..)` on a frame".to_string(),
+                "a `record ... separated(..)` carried by a frame's byte run",
+            );
+        }
+        let mut optional_from: Option<&Field> = None;
+        let count = d.fields.len();
+        for (n, f) in d.fields.iter().enumerate() {
+            let more = f.condition.as_ref().is_some_and(is_more_call);
+            let spread_array = matches!(
+                &f.ty,
+                Type::Array {
+                    count: Size::Rest,
+                    ..
+                }
+            );
+            if let Some(first) = optional_from
+                && !more
+                && !(spread_array && n + 1 == count)
+            {
+                self.push(
+                    self.error(
+                        f.name.span,
+                        format!(
+                            "field `{}` follows the optional field `{}` (`if more()`), so it must be optional the same way, or be a last `..` array",
+                            f.name, first.name
+                        ),
+                        format!("`{}`", f.name),
+                        "`if more()` on every field after the first such field",
+                    )
+                    .with_note(first.name.span, format!("`{}` is optional here", first.name)),
+                );
+            }
+            if more && optional_from.is_none() {
+                optional_from = Some(f);
+            }
+            if spread_array && n + 1 < count {
+                self.report(
+                    f.name.span,
+                    format!(
+                        "the `..` array `{}` takes every remaining part, so it must be the last field of {owner}",
+                        f.name
+                    ),
+                    format!("`{}: {}`", f.name, show_type(&f.ty)),
+                    "a `..` array as the last field",
+                );
+            }
+            if let Type::Array { elem, .. } = &f.ty
+                && self.is_spread(elem)
+            {
+                self.report(
+                    f.name.span,
+                    "array elements of a separated record are single parts, not records or unions",
+                    format!("`{}: {}`", f.name, show_type(&f.ty)),
+                    "an array of `str[..]`, `bytes[..]`, `decimal(..)` or integers",
+                );
+            }
+            if let Type::Named { name, .. } = &f.ty
+                && let Some(Item::Union(u)) = self.items.get(name.name.as_str())
+            {
+                for a in &u.arms {
+                    if let ArmBody::Variant {
+                        payload: Some(p), ..
+                    } = &a.body
+                        && !self.is_separated_record(p)
+                    {
+                        self.push(
+                            self.error(
+                                f.name.span,
+                                format!(
+                                    "field `{}` of {owner} is the union `{}`, whose arms must carry separated records (their parts continue the sequence), but arm `{}` carries `{}`",
+                                    f.name,
+                                    u.name,
+                                    match &a.body {
+                                        ArmBody::Variant { name, .. } => name.name.as_str(),
+                                        ArmBody::Reject => "reject",
+                                    },
+                                    show_type(p)
+                                ),
+                                format!("`{}`", show_type(p)),
+                                "a record declared with `separated(..)`",
+                            )
+                            .with_note(pattern_span(&a.pattern), "the arm"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A type that is, or directly contains, a separated record (through arrays,
+    /// `within` or union arms).
+    fn carries_parts(&self, ty: &Type) -> bool {
+        match ty {
+            Type::Array { elem, .. } => self.carries_parts(elem),
+            Type::Within { inner, .. } => self.carries_parts(inner),
+            Type::Named { name, .. } => match self.items.get(name.name.as_str()) {
+                Some(Item::Record(r)) => r.separator.is_some(),
+                Some(Item::Union(u)) => u.arms.iter().any(|a| {
+                    matches!(&a.body, ArmBody::Variant { payload: Some(p), .. } if self.is_separated_record(p))
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// A type whose parts continue the enclosing separated record's sequence.
+    fn is_spread(&self, ty: &Type) -> bool {
+        match ty {
+            Type::Named { name, .. } => match self.items.get(name.name.as_str()) {
+                Some(Item::Record(r)) => r.separator.is_some(),
+                Some(Item::Union(_)) => true,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn is_separated_record(&self, ty: &Type) -> bool {
+        matches!(ty, Type::Named { name, .. }
+            if matches!(self.items.get(name.name.as_str()), Some(Item::Record(r)) if r.separator.is_some()))
+    }
+
     fn field(
         &mut self,
         d: &'s RecordDef,
@@ -1317,10 +1490,24 @@ impl<'s> Validator<'s> {
             mode,
             self_ty: None,
             at: f.name.span,
+            separated: d.separator.is_some(),
         };
         self.check_type(&f.ty, ctx(Mode::Plain));
         if let Some(c) = &f.condition {
-            self.expr(c, ctx(Mode::Plain), None);
+            if is_more_call(c) {
+                if d.separator.is_none() {
+                    self.report(
+                        c.span,
+                        format!(
+                            "`more()` (another part follows) only exists in separated records, and {owner} is binary"
+                        ),
+                        "`more()`".to_string(),
+                        "a condition over earlier fields and parameters",
+                    );
+                }
+            } else {
+                self.expr(c, ctx(Mode::Plain), None);
+            }
         }
         let own = self.vty_of_type(&f.ty);
         if let Some(e) = &f.derive {
@@ -1646,6 +1833,7 @@ impl<'s> Validator<'s> {
                     mode: Mode::Plain,
                     self_ty: None,
                     at: name.span,
+                    separated: false,
                 };
                 self.check_type(p, ctx);
             }
@@ -1659,6 +1847,7 @@ impl<'s> Validator<'s> {
                     mode: Mode::ArmTag,
                     self_ty: payload.as_ref(),
                     at: name.span,
+                    separated: false,
                 };
                 self.expr(t, ctx, tag_enum);
             }
@@ -1740,11 +1929,13 @@ impl<'s> Validator<'s> {
             return false;
         }
         match ty {
-            Type::Bytes(Size::Rest) | Type::Str(Size::Rest) => true,
+            Type::Bytes(Size::Rest) | Type::Str(Size::Rest) | Type::Decimal(_) => true,
             Type::Array {
                 count: Size::Rest, ..
             } => true,
             Type::Named { name, .. } => match self.items.get(name.name.as_str()) {
+                // A separated record takes its parts up to the end of its region.
+                Some(Item::Record(r)) if r.separator.is_some() => true,
                 Some(Item::Record(r)) => r
                     .fields
                     .last()
@@ -1964,6 +2155,11 @@ fn mismatch(want: VTy<'_>, got: VTy<'_>) -> Option<String> {
         (VTy::Enum(_), VTy::Flags(_)) => Some(want.describe()),
         _ => None,
     }
+}
+
+/// `more()`: the whole condition of an optional part.
+fn is_more_call(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { func, args } if func.name == "more" && args.is_empty())
 }
 
 fn is_crc_call(e: &Expr) -> bool {
@@ -2220,6 +2416,8 @@ fn show_type(t: &Type) -> String {
             )
         }
         Type::CStr => "cstr".to_string(),
+        Type::BytesUntil(b) => format!("bytes(until 0x{b:02X})"),
+        Type::Decimal(i) => format!("decimal({})", show_int(*i)),
         Type::Named { name, args } if args.is_empty() => name.name.clone(),
         Type::Named { name, args } => {
             let a: Vec<String> = args.iter().map(show_expr).collect();

@@ -17,6 +17,8 @@ pub use ferrocom_core::{codec, packed_json, signals, transforms};
 ferrocom_macros::protocol!("../spec/protocols/iocom.wire");
 ferrocom_macros::protocol!("../spec/protocols/switchbox.wire");
 ferrocom_macros::protocol!("../spec/protocols/mqtt311.wire");
+#[cfg(feature = "iotellect")]
+ferrocom_macros::protocol!("../spec/protocols/iotellect.wire");
 
 /// Re-exports for generated code. Not a public API: may change without notice.
 #[doc(hidden)]

@@ -199,6 +199,23 @@ pub enum DecodeErrorKind {
         /// What the transform reported.
         message: &'static str,
     },
+    /// A separated (text) record ended before this field's part.
+    MissingPart {
+        /// The separator byte between parts.
+        separator: u8,
+    },
+    /// A separated (text) record has parts left after its last field.
+    ExtraParts {
+        /// The separator byte between parts.
+        separator: u8,
+    },
+    /// A `decimal(..)` field does not hold a decimal integer.
+    InvalidDecimal,
+    /// A `bytes(until ..)` run has no terminator before the end of its region.
+    MissingTerminator {
+        /// The terminator byte.
+        terminator: u8,
+    },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -233,6 +250,18 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::TooLarge { value } => write!(f, "value {value} is too large"),
             DecodeErrorKind::Transform { name, message } => {
                 write!(f, "transform `{name}` failed: {message}")
+            }
+            DecodeErrorKind::MissingPart { separator } => write!(
+                f,
+                "the message ends before this part (parts are separated by 0x{separator:02X})"
+            ),
+            DecodeErrorKind::ExtraParts { separator } => write!(
+                f,
+                "unexpected parts after the last field (parts are separated by 0x{separator:02X})"
+            ),
+            DecodeErrorKind::InvalidDecimal => f.write_str("not a decimal integer"),
+            DecodeErrorKind::MissingTerminator { terminator } => {
+                write!(f, "no terminator byte 0x{terminator:02X} before the end")
             }
         }
     }
@@ -356,6 +385,12 @@ pub enum EncodeErrorKind {
         /// The width asked for, in bytes.
         width: i128,
     },
+    /// A part of a separated (text) record contains the separator byte, which would
+    /// split it in two on the wire (escape it with a transform).
+    ContainsSeparator {
+        /// The separator byte.
+        separator: u8,
+    },
 }
 
 impl fmt::Display for EncodeErrorKind {
@@ -376,6 +411,9 @@ impl fmt::Display for EncodeErrorKind {
             }
             EncodeErrorKind::InvalidWidth { width } => {
                 write!(f, "invalid integer width of {width} bytes")
+            }
+            EncodeErrorKind::ContainsSeparator { separator } => {
+                write!(f, "the value contains the separator byte 0x{separator:02X}")
             }
         }
     }

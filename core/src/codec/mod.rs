@@ -25,8 +25,8 @@ pub use crc::{
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Fail, FieldInfo};
 pub use reader::{Decoded, PendingChecksum, Reader, decode_exact, decode_stream};
 pub use writer::{
-    MQTT_VARINT_MAX, fits_int, fits_uint, intser_len, mqtt_varint_len, patch_crc16, put_int,
-    put_intser, put_mqtt_varint, put_uint,
+    MQTT_VARINT_MAX, decimal_len, end_part, fits_int, fits_uint, intser_len, mqtt_varint_len,
+    patch_crc16, put_decimal, put_int, put_intser, put_mqtt_varint, put_uint,
 };
 
 /// Byte order of a multi-byte integer.

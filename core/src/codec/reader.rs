@@ -80,6 +80,9 @@ pub struct Reader<'a> {
     info: &'static FieldInfo,
     field_start: usize,
     checksum: Option<PendingChecksum>,
+    /// Inside a separated (text) record: another part follows, because the region has
+    /// not been entered yet or the last part read ended at a separator.
+    part_pending: bool,
 }
 
 impl fmt::Debug for Reader<'_> {
@@ -91,6 +94,7 @@ impl fmt::Debug for Reader<'_> {
             .field("field", &self.info.field)
             .field("field_start", &self.field_start)
             .field("checksum", &self.checksum)
+            .field("part_pending", &self.part_pending)
             .finish()
     }
 }
@@ -107,6 +111,7 @@ impl<'a> Reader<'a> {
             info: &FieldInfo::UNKNOWN,
             field_start: 0,
             checksum: None,
+            part_pending: false,
         }
     }
 
@@ -313,6 +318,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bytes up to a `terminator` byte (consumed, not returned). Without one: a stream
+    /// reader reports [`Incomplete(1)`](Fail::Incomplete), a hard reader
+    /// [`MissingTerminator`](DecodeErrorKind::MissingTerminator).
+    #[inline]
+    pub fn until(&mut self, terminator: u8) -> Result<&'a [u8], Fail> {
+        let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+        match avail.iter().position(|&b| b == terminator) {
+            Some(i) => {
+                self.pos += i + 1;
+                Ok(avail.get(..i).unwrap_or(&[]))
+            }
+            None if self.hard => Err(self.error(DecodeErrorKind::MissingTerminator { terminator })),
+            None => Err(Fail::Incomplete(1)),
+        }
+    }
+
     /// Checks that `b` is UTF-8; [`InvalidUtf8`](DecodeErrorKind::InvalidUtf8) at the
     /// current field otherwise.
     #[inline]
@@ -337,9 +358,85 @@ impl<'a> Reader<'a> {
             info: self.info,
             field_start: self.field_start,
             checksum: None,
+            part_pending: false,
         };
         self.pos += n;
         Ok(sub)
+    }
+
+    /// Starts reading the parts of a separated (text) record that spans the rest of this
+    /// reader: the region holds at least one part, possibly empty.
+    #[inline]
+    pub fn begin_parts(&mut self) {
+        self.part_pending = true;
+    }
+
+    /// `true` while another part follows: nothing was read yet, or the last part ended at
+    /// a separator (so `a/` holds two parts, the second empty).
+    #[inline]
+    pub fn more_parts(&self) -> bool {
+        self.part_pending
+    }
+
+    /// A hard sub-reader over the next part: the bytes up to the next `separator` (which
+    /// is consumed, not included) or to the end of this reader.
+    ///
+    /// Without a pending part the result is a
+    /// [`MissingPart`](DecodeErrorKind::MissingPart) error.
+    #[inline]
+    pub fn part(&mut self, separator: u8) -> Result<Reader<'a>, Fail> {
+        if !self.part_pending {
+            return Err(self.error(DecodeErrorKind::MissingPart { separator }));
+        }
+        let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+        let (len, found) = match avail.iter().position(|&b| b == separator) {
+            Some(i) => (i, true),
+            None => (avail.len(), false),
+        };
+        let sub = self.region(len)?;
+        if found {
+            self.pos += 1;
+        }
+        self.part_pending = found;
+        Ok(sub)
+    }
+
+    /// Ends a separated record begun with [`Reader::begin_parts`]: a part still pending is
+    /// an [`ExtraParts`](DecodeErrorKind::ExtraParts) error at its offset.
+    #[inline]
+    pub fn end_parts(&mut self, separator: u8) -> Result<(), Fail> {
+        if self.part_pending {
+            self.part_pending = false;
+            return Err(Fail::Invalid(DecodeError::new(
+                self.info,
+                self.pos,
+                DecodeErrorKind::ExtraParts { separator },
+            )));
+        }
+        Ok(())
+    }
+
+    /// The rest of this reader as an ASCII decimal integer (`-` allowed, no `+`, no
+    /// spaces, at most 39 digits).
+    #[inline]
+    pub fn decimal(&mut self) -> Result<i128, Fail> {
+        let text = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+        let (negative, digits) = match text.split_first() {
+            Some((b'-', d)) => (true, d),
+            _ => (false, text),
+        };
+        if digits.is_empty() || digits.len() > 39 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(self.error(DecodeErrorKind::InvalidDecimal));
+        }
+        let mut v: i128 = 0;
+        for &d in digits {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i128::from(d - b'0')))
+                .ok_or_else(|| self.error(DecodeErrorKind::InvalidDecimal))?;
+        }
+        self.pos = self.end;
+        Ok(if negative { -v } else { v })
     }
 
     /// Succeeds if nothing is left; otherwise [`Trailing`](DecodeErrorKind::Trailing) at the
