@@ -1,5 +1,5 @@
-//! Fuzz oracles for the decoders of ferrocom-wire: the generated IOCOM, switchbox and
-//! MQTT 3.1.1 codecs, IOCOM zero-run compression and packed JSON.
+//! Fuzz oracles for the decoders of ferrocom-wire: the generated IOCOM, switchbox,
+//! MQTT 3.1.1 and Iotellect codecs, IOCOM zero-run compression and packed JSON.
 //!
 //! One public function per fuzz target, named like the target. Each takes the raw fuzz
 //! input and panics when a property does not hold; "never panics" is only the baseline,
@@ -9,7 +9,8 @@
 //! which the cargo-fuzz targets call, and into `wire/tests/fuzz_regressions.rs`, which
 //! replays the seed corpora and every saved crash input through the same functions in
 //! `cargo test --workspace --all-features`. It may only use `ferrocom_wire`, `arbitrary`
-//! and `std`.
+//! and `std`. `feature = "iotellect"` is ferrocom-wire's feature in the regression test
+//! and the fuzz crate's own (on by default, enabling the former) in the fuzz targets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
@@ -38,6 +39,10 @@ pub const TARGETS: &[Target] = &[
     ("roundtrip_switchbox", roundtrip_switchbox),
     ("roundtrip_mqtt311", roundtrip_mqtt311),
     ("roundtrip_packed_json", roundtrip_packed_json),
+    #[cfg(feature = "iotellect")]
+    ("iotellect", iotellect),
+    #[cfg(feature = "iotellect")]
+    ("roundtrip_iotellect", roundtrip_iotellect),
 ];
 
 /// Hex of (the start of) some bytes, for panic messages.
@@ -298,6 +303,20 @@ pub fn switchbox(data: &[u8]) {
     }
 }
 
+/// Iotellect: the input as a V2 frame, a V3/V4 frame (zlib inflated by the codec, with
+/// its 16 MiB cap) and a bare command; what a frame carries is decoded as a command too.
+#[cfg(feature = "iotellect")]
+pub fn iotellect(data: &[u8]) {
+    use ferrocom_wire::iotellect::{BinaryFrame, Command, V2Frame};
+    if let Some(f) = check_decode!(V2Frame<'_>, data, stream = true) {
+        check_decode!(Command<'_>, f.command, stream = false);
+    }
+    if let Some(f) = check_decode!(BinaryFrame<'_>, data, stream = true) {
+        check_decode!(Command<'_>, &f.body, stream = false);
+    }
+    check_decode!(Command<'_>, data, stream = false);
+}
+
 /// `mqtt311::Packet`, all 14 packet types.
 pub fn mqtt311(data: &[u8]) {
     check_decode!(mqtt311::Packet<'_>, data, stream = true);
@@ -352,6 +371,27 @@ pub fn roundtrip_iocom(data: &[u8]) {
 /// `switchbox::Message`: Arbitrary → encode → decode → equal.
 pub fn roundtrip_switchbox(data: &[u8]) {
     rt_switchbox_message(&mut Unstructured::new(data));
+}
+
+/// Iotellect commands and both framings: Arbitrary → encode → decode → equal.
+#[cfg(feature = "iotellect")]
+pub fn roundtrip_iotellect(data: &[u8]) {
+    use ferrocom_wire::iotellect::{BinaryFrame, Command, V2Frame};
+    fn command(u: &mut Unstructured<'_>) {
+        check_roundtrip!(Command<'_>, u, stream = false);
+    }
+    fn v2(u: &mut Unstructured<'_>) {
+        check_roundtrip!(V2Frame<'_>, u, stream = true);
+    }
+    fn binary(u: &mut Unstructured<'_>) {
+        check_roundtrip!(BinaryFrame<'_>, u, stream = true);
+    }
+    let mut u = Unstructured::new(data);
+    match u.choose_index(3) {
+        Ok(0) => command(&mut u),
+        Ok(1) => v2(&mut u),
+        _ => binary(&mut u),
+    }
 }
 
 /// `mqtt311::Packet`: Arbitrary → encode → decode → equal.

@@ -127,13 +127,19 @@ fn every_canonical_spec_parses_and_validates() {
 
 #[test]
 fn every_clause_is_stated_in_the_doc_line_above_it() {
-    for name in ["iocom.wire", "switchbox.wire", "mqtt311.wire"] {
+    for name in [
+        "iocom.wire",
+        "switchbox.wire",
+        "mqtt311.wire",
+        "iotellect.wire",
+    ] {
         let spec = load(name);
         let p = &spec.protocol;
         let prefix = match p.name.name.as_str() {
             "iocom" => "IOCOM-",
             "switchbox" => "SWB-",
             "mqtt311" => "MQTT-",
+            "iotellect" => "ICP",
             other => panic!("unexpected protocol {other}"),
         };
         for (label, meta) in all_metas(p) {

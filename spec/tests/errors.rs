@@ -1168,7 +1168,7 @@ fn display_format() {
     let e = syntax("protocol p {\n\trecord R { a: ; }\n}");
     assert_eq!(
         e.to_string(),
-        "t.wire:2:16: error: field `a` needs a type (found `;`, expected a type (u8, u16, ..., i8, ..., uint(..), mqtt_varint, intser, bytes[..], bytes(u16), str[..], str(u8), cstr, or a declared type name))\n  2 | \trecord R { a: ; }\n    | \t              ^"
+        "t.wire:2:16: error: field `a` needs a type (found `;`, expected a type (u8, u16, ..., i8, ..., uint(..), mqtt_varint, intser, bytes[..], bytes(u16), bytes(until 0x0D), str[..], str(u8), cstr, decimal(i64), or a declared type name))\n  2 | \trecord R { a: ; }\n    | \t              ^"
     );
 }
 
@@ -1190,4 +1190,80 @@ fn readme_error_examples_are_real() {
             "README does not show this output:\n{shown}"
         );
     }
+}
+
+// ------------------------------------------------------------------------------------
+// Separated (text) records
+// ------------------------------------------------------------------------------------
+
+#[test]
+fn separated_records_are_accepted_with_their_forms() {
+    accepted(
+        "  record Cmd separated(0x17) { kind: u8 = tag(body); body: Body(kind); }\n\
+         \x20 union Body(kind: u8) { 'M' => Msg(Msg); 'R' => Rep(Rep); _ => reject; }\n\
+         \x20 record Msg separated(0x17) { id: str[..]; level: decimal(i32); opt: str[..] if more(); more2: bytes[..] if more(); }\n\
+         \x20 record Rep separated(0x17) { id: str[..]; params: bytes[..][..]; }\n\
+         \x20 frame Line { text: bytes(until 0x0D); }",
+    );
+}
+
+#[test]
+fn more_only_as_the_condition_of_a_separated_part() {
+    let e = one("  record R { a: u8; b: u8 if more(); }");
+    check(&e, 2, 30, "only exists in separated records");
+    let e = one("  record R separated(0x17) { a: u8; b: u8 if more() && a == 1; }");
+    check(&e, 2, 46, "whole `if` condition");
+}
+
+#[test]
+fn a_required_part_cannot_follow_an_optional_one() {
+    let e = one("  record R separated(0x17) { a: str[..] if more(); b: str[..]; }");
+    check(&e, 2, 52, "must be optional the same way");
+    assert_eq!(e.notes.len(), 1, "{e}");
+}
+
+#[test]
+fn a_rest_array_of_parts_is_last() {
+    let e = one("  record R separated(0x17) { a: str[..][..]; b: u8; }");
+    check(&e, 2, 30, "must be the last field");
+}
+
+#[test]
+fn binary_records_cannot_hold_separated_ones() {
+    let e = one(
+        "  record T separated(0x17) { a: str[..]; }\n  record B { len: u8 = len(t); t: T within len; }",
+    );
+    check(&e, 3, 32, "holds a separated (text) record");
+}
+
+#[test]
+fn unions_inside_separated_records_carry_separated_records() {
+    let e = one(
+        "  record T separated(0x17) { k: u8 = tag(b); b: U(k); }\n  union U(k: u8) { 'A' => A(str[..]); _ => reject; }",
+    );
+    check(&e, 2, 46, "must carry separated records");
+}
+
+#[test]
+fn separated_frames_and_bad_separator_bytes() {
+    let e = one("  frame F separated(0x17) { a: str[..]; }");
+    check(&e, 2, 11, "cannot be separated");
+    let e = errors("  record R separated(300) { a: str[..]; }");
+    assert!(
+        e[0].message.contains("300 is not a byte"),
+        "{}",
+        SpecErrors(e)
+    );
+    let e = errors("  frame F { a: bytes(until 256); }");
+    assert!(e[0].message.contains("not a byte"), "{}", SpecErrors(e));
+}
+
+#[test]
+fn char_literals_are_their_codes() {
+    let spec = ferrocom_spec::parse_str("t.wire", &wrap("  frame F { k: u8 = 'M'; }")).unwrap();
+    let ferrocom_spec::model::Item::Record(r) = &spec.protocol.items[0] else {
+        panic!("not a record");
+    };
+    let d = r.fields[0].derive.as_ref().unwrap();
+    assert_eq!(d.kind, ferrocom_spec::model::ExprKind::Int(77));
 }

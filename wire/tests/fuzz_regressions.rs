@@ -2,7 +2,8 @@
 //! `fuzz/corpus/<target>/` and every saved crash input of `fuzz/regressions/<target>/`
 //! goes through the same oracle the cargo-fuzz target runs (`fuzz/oracles/wire.rs`,
 //! included by path, so there is one copy of each check). See `fuzz/README.md`.
-#![cfg(feature = "arbitrary")]
+// The fuzz crate builds every codec, so its target list includes Iotellect's.
+#![cfg(all(feature = "arbitrary", feature = "iotellect"))]
 
 #[path = "../../fuzz/oracles/wire.rs"]
 mod oracles;

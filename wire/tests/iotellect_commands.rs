@@ -2,6 +2,7 @@
 //! (../shared/reference/iotellect.md §6, produced by the Java SDK): every frame and
 //! command decodes to the expected fields and encodes back to the same bytes.
 #![cfg(feature = "iotellect")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ferrocom_wire::codec::{DecodeErrorKind, Decoded, EncodeErrorKind};
 use ferrocom_wire::iotellect::{

@@ -183,6 +183,49 @@ pub fn patch_crc16(out: &mut [u8], frame_start: usize, offset: usize, order: Byt
     }
 }
 
+/// Appends `v` as ASCII decimal text (`decimal(..)` fields of separated records).
+pub fn put_decimal(out: &mut Vec<u8>, v: i128) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 40];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
+}
+
+/// Length of `v` as ASCII decimal text.
+pub fn decimal_len(v: i128) -> usize {
+    let mut n = v.unsigned_abs();
+    let mut len = usize::from(v < 0) + 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// Ends a part of a separated (text) record written from `start`: fails if the part
+/// contains the separator, else appends the separator. (The outermost record removes
+/// the separator after its last part.)
+pub fn end_part(out: &mut Vec<u8>, start: usize, separator: u8) -> Result<(), EncodeErrorKind> {
+    if out.get(start..).unwrap_or(&[]).contains(&separator) {
+        return Err(EncodeErrorKind::ContainsSeparator { separator });
+    }
+    out.push(separator);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,47 +276,24 @@ mod tests {
         patch_crc16(&mut f, 0, usize::MAX, ByteOrder::Little);
         assert_eq!(f, [1, 2, 3]);
     }
-}
 
-/// Appends `v` as ASCII decimal text (`decimal(..)` fields of separated records).
-pub fn put_decimal(out: &mut Vec<u8>, v: i128) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    let mut digits = [0u8; 40];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
+    #[test]
+    fn decimal_text() {
+        for v in [
+            0i128,
+            7,
+            -7,
+            10,
+            99,
+            100,
+            -1_700_000_000_123,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            let mut out = Vec::new();
+            put_decimal(&mut out, v);
+            assert_eq!(out, alloc::format!("{v}").into_bytes());
+            assert_eq!(decimal_len(v), out.len());
         }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
     }
-    out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
-}
-
-/// Length of `v` as ASCII decimal text.
-pub fn decimal_len(v: i128) -> usize {
-    let mut n = v.unsigned_abs();
-    let mut len = usize::from(v < 0) + 1;
-    while n >= 10 {
-        n /= 10;
-        len += 1;
-    }
-    len
-}
-
-/// Ends a part of a separated (text) record written from `start`: fails if the part
-/// contains the separator, else appends the separator. (The outermost record removes
-/// the separator after its last part.)
-pub fn end_part(out: &mut Vec<u8>, start: usize, separator: u8) -> Result<(), EncodeErrorKind> {
-    if out.get(start..).unwrap_or(&[]).contains(&separator) {
-        return Err(EncodeErrorKind::ContainsSeparator { separator });
-    }
-    out.push(separator);
-    Ok(())
 }

@@ -88,12 +88,12 @@ pub fn decode_level(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut i = 0;
     while let Some(&b) = input.get(i) {
-        if b == ESCAPE {
-            if let Some(orig) = input.get(i + 1).and_then(|&s| original(s)) {
-                out.push(orig);
-                i += 2;
-                continue;
-            }
+        if b == ESCAPE
+            && let Some(orig) = input.get(i + 1).and_then(|&s| original(s))
+        {
+            out.push(orig);
+            i += 2;
+            continue;
         }
         out.push(b);
         i += 1;
