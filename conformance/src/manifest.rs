@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 const IOCOM: &str = include_str!("../manifest/iocom.toml");
 const SWITCHBOX: &str = include_str!("../manifest/switchbox.toml");
 const MQTT311: &str = include_str!("../manifest/mqtt311.toml");
+const IOTELLECT: &str = include_str!("../manifest/iotellect.toml");
 
 /// One manifest file.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,9 +46,19 @@ impl Manifest {
         parse(MQTT311, "mqtt311.toml")
     }
 
+    /// The Iotellect manifest.
+    pub fn iotellect() -> Manifest {
+        parse(IOTELLECT, "iotellect.toml")
+    }
+
     /// All manifests.
     pub fn all() -> Vec<Manifest> {
-        vec![Self::iocom(), Self::switchbox(), Self::mqtt311()]
+        vec![
+            Self::iocom(),
+            Self::switchbox(),
+            Self::mqtt311(),
+            Self::iotellect(),
+        ]
     }
 
     /// Looks a clause up by id.

@@ -29,6 +29,10 @@ fn manifest_covers_codec_clauses() {
         missing(ferrocom_wire::mqtt311::CLAUSES, &Manifest::mqtt311()),
         Vec::<String>::new()
     );
+    assert_eq!(
+        missing(ferrocom_wire::iotellect::CLAUSES, &Manifest::iotellect()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
