@@ -32,6 +32,13 @@ impl Role {
     pub fn connects_to_suite(self) -> bool {
         matches!(self, Role::Device | Role::Client)
     }
+
+    /// Its cases run one after the other: a device or client under test has one
+    /// connection at a time, and on a switchbox one IO network is published by one
+    /// service at a time (every switchbox case publishes the same network).
+    pub fn one_case_at_a_time(self) -> bool {
+        matches!(self, Role::Device | Role::Client | Role::Switchbox)
+    }
 }
 
 impl Role {

@@ -40,6 +40,7 @@ pub mod peer;
 pub mod report;
 pub mod runner;
 pub mod runtime_targets;
+pub mod switchbox;
 pub mod targets;
 pub mod tls;
 
@@ -53,7 +54,7 @@ pub use expected::{ExpectedFailure, ExpectedFailures};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
-pub use runtime_targets::{RuntimeDevice, RuntimeMqttClient, RuntimeServer};
+pub use runtime_targets::{RuntimeDevice, RuntimeMqttClient, RuntimeServer, RuntimeSwitchbox};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
 pub use tls::{DevTls, RustlsProvider};
 
@@ -64,6 +65,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend_from_slice(iocom::device_cases::CASES);
     v.extend_from_slice(mqtt::broker_cases::CASES);
     v.extend_from_slice(mqtt::client_cases::CASES);
+    v.extend_from_slice(switchbox::cases::CASES);
     v
 }
 
@@ -97,23 +99,26 @@ pub async fn run(config: RunConfig) -> Report {
         role: config.role,
     };
     let mut options = config.options.clone();
+    if config.role.one_case_at_a_time() {
+        options.parallel = 1;
+    }
+    if config.role == Role::Switchbox && config.tls.is_none() {
+        return setup_failure(
+            target,
+            "a switchbox speaks TLS only: give a tls:// target (with --ca or --insecure)".into(),
+        );
+    }
     let endpoint = match config.role {
-        r if r.connects_to_suite() => {
-            options.parallel = 1;
-            match tokio::net::TcpListener::bind(&config.address).await {
-                Ok(listener) => Endpoint::Accept {
-                    listener,
-                    tls: config.tls.clone(),
-                    wait: Duration::from_secs(10),
-                },
-                Err(e) => {
-                    return setup_failure(
-                        target,
-                        format!("cannot listen on {}: {e}", config.address),
-                    );
-                }
+        r if r.connects_to_suite() => match tokio::net::TcpListener::bind(&config.address).await {
+            Ok(listener) => Endpoint::Accept {
+                listener,
+                tls: config.tls.clone(),
+                wait: Duration::from_secs(10),
+            },
+            Err(e) => {
+                return setup_failure(target, format!("cannot listen on {}: {e}", config.address));
             }
-        }
+        },
         _ => Endpoint::Connect {
             addr: config.address.clone(),
             tls: config.tls.clone(),
@@ -194,7 +199,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
     let mut options = options.clone();
     target.adjust(&mut options.settings);
     options.subset = target.only();
-    if role.connects_to_suite() {
+    if role.one_case_at_a_time() {
         options.parallel = 1;
     }
     let report = runner::run_cases(info, endpoint, &all_cases(), &expected, &options).await;

@@ -73,11 +73,7 @@ pub async fn run_cases(
     let sem = Arc::new(Semaphore::new(opts.parallel.max(1)));
     let mut set = JoinSet::new();
     for (i, case) in selected.iter().copied().enumerate() {
-        let ctx = Ctx {
-            endpoint: endpoint.clone(),
-            log: WireLog::new(),
-            settings: settings.clone(),
-        };
+        let (endpoint, settings) = (endpoint.clone(), settings.clone());
         let sem = sem.clone();
         let limit = if case.slow {
             Duration::from_secs(40)
@@ -86,6 +82,12 @@ pub async fn run_cases(
         };
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
+            // The log starts with the case, not when it was queued behind others.
+            let ctx = Ctx {
+                endpoint,
+                log: WireLog::new(),
+                settings,
+            };
             let log = ctx.log.clone();
             let t0 = Instant::now();
             let outcome = match tokio::time::timeout(limit, (case.run)(ctx)).await {

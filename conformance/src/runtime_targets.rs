@@ -1,7 +1,9 @@
 //! In-process targets on the runtime's real tokio roles: `ferrocom-server`
 //! ([`ferrocom_runtime::server::Server`] on a TCP end point 127.0.0.1:0 with a temporary
-//! SQLite database) and `ferrocom-device` ([`ferrocom_runtime::device::Device`]
-//! connecting to the suite with a small signal map).
+//! SQLite database), `ferrocom-device` ([`ferrocom_runtime::device::Device`]
+//! connecting to the suite with a small signal map), `ferrocom-mqtt-client` and
+//! `ferrocom-switchbox` ([`ferrocom_runtime::switchbox::Switchbox`] on TLS
+//! 127.0.0.1:0 with a service account for the suite).
 //!
 //! Reflection (the conformance device map: `exp` copied into `imp`) is not offered by
 //! [`RuntimeServer`]: the runtime server reads and writes signals only through a signal
@@ -51,6 +53,11 @@ pub const TLS_DEVICE_CASES: &[&str] = &[
     "IOCOM-8.5-2#d1",
     "IOCOM-8.4-1#d1",
 ];
+
+/// The service account `ferrocom-switchbox` holds for the suite's service.
+pub const SWITCHBOX_USER: &str = "conform-service";
+/// Its password.
+pub const SWITCHBOX_PASSWORD: &str = "s3cret-switchbox";
 
 /// Signal map of the `ferrocom-device` target: an up block `exp` and a down block `imp`.
 pub const DEVICE_MAP: &str = r#"{
@@ -366,5 +373,91 @@ impl InProcessTarget for RuntimeMqttClient {
                 guard: TaskGuard::default().stop_with(stop),
             })
         })
+    }
+}
+
+/// The runtime's switchbox (`ferrocom_runtime::switchbox::Switchbox`,
+/// `ferrocom-switchbox`) on TLS 127.0.0.1:0 with a fresh development certificate and a
+/// service-accounts database under the system temp directory (removed when the target
+/// stops), holding the account [`SWITCHBOX_USER`] / [`SWITCHBOX_PASSWORD`] for the
+/// network of the cases (`cafenet`), with its default configuration otherwise.
+#[derive(Debug, Clone)]
+pub struct RuntimeSwitchbox {
+    /// Name in reports.
+    pub name: String,
+    /// The network the service account may publish.
+    pub network: String,
+    /// Its certificate.
+    pub tls: DevTls,
+}
+
+impl RuntimeSwitchbox {
+    /// `ferrocom-switchbox` with a fresh development certificate.
+    pub fn new() -> Result<Self, TlsError> {
+        Ok(RuntimeSwitchbox {
+            name: "ferrocom-switchbox".into(),
+            network: "cafenet".into(),
+            tls: DevTls::generate()?,
+        })
+    }
+}
+
+impl InProcessTarget for RuntimeSwitchbox {
+    fn role(&self) -> Role {
+        Role::Switchbox
+    }
+
+    fn start(&self, _suite: Option<SocketAddr>) -> StartFuture<'_> {
+        use ferrocom_runtime::switchbox::{ServiceAccount, Switchbox, SwitchboxConfig};
+        Box::pin(async move {
+            let dir = temp_dir("switchbox")?;
+            let cfg = SwitchboxConfig::new(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                self.tls.0.server_chain.clone(),
+                self.tls.0.server_key().map_err(io::Error::other)?,
+                dir.join("switchbox.db"),
+            );
+            let sb = match Switchbox::start(cfg).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(io::Error::other(e));
+                }
+            };
+            let account = ServiceAccount::new(SWITCHBOX_USER, SWITCHBOX_PASSWORD, &[&self.network]);
+            if let Err(e) = sb.add_account(&account) {
+                sb.shutdown().await;
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(io::Error::other(e));
+            }
+            let addr = sb.local_addr();
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let _ = stopped.await;
+                sb.shutdown().await;
+                let _ = std::fs::remove_dir_all(&dir);
+            });
+            Ok(Started {
+                addr,
+                role: Role::Switchbox,
+                name: self.name.clone(),
+                guard: TaskGuard::default().stop_with(stop),
+            })
+        })
+    }
+
+    fn tls(&self) -> Option<Arc<dyn TlsProvider>> {
+        match self.tls.client_provider() {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                eprintln!("{}: no TLS for the suite: {e}", self.name);
+                None
+            }
+        }
+    }
+
+    fn adjust(&self, settings: &mut CaseSettings) {
+        settings.network = self.network.clone();
+        settings.account = Some((SWITCHBOX_USER.into(), SWITCHBOX_PASSWORD.into()));
     }
 }
