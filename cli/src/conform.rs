@@ -1,7 +1,8 @@
 //! `ferrocom conform`: the conformance suite. Without arguments it starts ferrocom's own
-//! server and device in-process on loopback, runs every case against them and writes the
-//! reports under `target/conformance/`; with `--target` and `--role` it tests another
-//! implementation (an IOCOM server or device, an MQTT broker), over TCP or TLS.
+//! server, device, MQTT client and switchbox in-process on loopback, runs every case
+//! against them and writes the reports under `target/conformance/`; with `--target` and
+//! `--role` it tests another implementation (an IOCOM server or device, an MQTT broker
+//! or client, a switchbox), over TCP or TLS (a switchbox: TLS only).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,28 +20,31 @@ const BAD_INPUT: u8 = 2;
 /// Arguments of `ferrocom conform`.
 #[derive(Debug, Args)]
 #[command(
-    about = "Run the conformance suite (no arguments: against ferrocom's own server and device on loopback)",
+    about = "Run the conformance suite (no arguments: against ferrocom's own server, device, MQTT client and switchbox on loopback)",
     after_help = "Examples:\n  ferrocom conform\n  \
 ferrocom conform --target tcp://192.168.1.10:6368 --role server\n  \
 ferrocom conform --target tcp://0.0.0.0:6368 --role device   (the device must connect here)\n  \
 ferrocom conform --target tcp://127.0.0.1:1883 --role broker --name mosquitto\n  \
+ferrocom conform --target tcp://0.0.0.0:1883 --role client   (the MQTT client must connect here)\n  \
 ferrocom conform --target tls://192.168.1.10:6369 --role server --ca ca.pem --user gina --password pw\n  \
-ferrocom conform --target tls://0.0.0.0:6369 --role device --cert chain.pem --key key.pem\n\n\
+ferrocom conform --target tls://0.0.0.0:6369 --role device --cert chain.pem --key key.pem\n  \
+ferrocom conform --target tls://sb.example.com:6362 --role switchbox --ca ca.pem --user plant --password pw\n    \
+(the suite publishes --network as a service with that account, and connects clients to it)\n\n\
 Exit code 0 when every failure is listed in the expected-failures file and no listed case passes."
 )]
 pub struct ConformArgs {
     /// The implementation under test: tcp://HOST:PORT or tls://HOST:PORT (a server,
-    /// broker or switchbox), or for --role device the address the suite listens on for
-    /// the device.
+    /// broker or switchbox; a switchbox only tls://), or for --role device or client the
+    /// address the suite listens on for it.
     #[arg(long, value_name = "URL", requires = "role")]
     pub target: Option<String>,
 
-    /// Role of the target: server, device, broker or switchbox.
+    /// Role of the target: server, device, broker, client or switchbox.
     #[arg(long, value_name = "ROLE", requires = "target")]
     pub role: Option<String>,
 
-    /// Use TLS (implied by a tls:// target). Against a server or broker give --ca (or
-    /// --insecure); for --role device give --cert and --key.
+    /// Use TLS (implied by a tls:// target). Against a server, broker or switchbox give
+    /// --ca (or --insecure); for --role device give --cert and --key.
     #[arg(long)]
     pub tls: bool,
 
@@ -66,7 +70,9 @@ pub struct ConformArgs {
     pub key: Option<PathBuf>,
 
     /// An account of the IOCOM server under test, for the TLS authorization cases
-    /// (IOCOM-9.4-4): its user (device name) ...
+    /// (IOCOM-9.4-4): its user (device name); or the service account on the switchbox
+    /// under test that may publish --network (without one the suite registers as the C
+    /// service does: user srv, empty password, and SWB-17-13 is unsupported) ...
     #[arg(long, value_name = "NAME", requires = "password")]
     pub user: Option<String>,
 
@@ -86,7 +92,7 @@ pub struct ConformArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// IO network name the suite uses.
+    /// IO network name the suite uses (against a switchbox: the network it publishes).
     #[arg(long, value_name = "NAME", default_value = "cafenet")]
     pub network: String,
 
@@ -142,6 +148,12 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         None => (target.as_str(), false),
     };
     let address = address.trim_end_matches('/').to_string();
+    if role == Role::Switchbox && !(args.tls || tls_url) {
+        eprintln!(
+            "ferrocom conform: a switchbox speaks TLS only: give a tls:// target (with --ca or --insecure)"
+        );
+        return ExitCode::from(BAD_INPUT);
+    }
     let tls = if args.tls || tls_url {
         match tls_provider(&args, role) {
             Ok(p) => Some(p),

@@ -9,7 +9,9 @@
 //!   against a device (the device connects to the suite, [`iocom::device_cases`]), MQTT
 //!   3.1.1 clients against a broker ([`mqtt::broker_cases`]: packets built and parsed by
 //!   the generated codec, malformed input derived from its output; unique client ids and
-//!   topics per case and run), later a service plus clients against a switchbox.
+//!   topics per case and run), an MQTT broker against clients
+//!   ([`mqtt::client_cases`]), an IO network service and its clients against a
+//!   switchbox ([`switchbox::cases`], TLS only, one case at a time).
 //! * Connections are plain TCP or TLS: [`RustlsProvider`] is the [`TlsProvider`] on the
 //!   runtime's rustls adapter, [`DevTls`] a development CA for in-process TLS targets.
 //! * Verdicts: pass, non-strict, fail, unsupported, informational, each with a wire log.
@@ -215,19 +217,38 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
     }
 }
 
-/// The main job: starts ferrocom's own server and device in-process on loopback, runs
+/// The main job: starts ferrocom's own implementations in-process on loopback, runs
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// Seven targets, in this order: the stand-ins built directly on the sans-I/O engine of
-/// `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`, [`EngineDevice`]
-/// `ferrocom-engine-device`), the runtime's real tokio roles ([`RuntimeServer`]
-/// `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their TLS variants
-/// (`ferrocom-server-tls`, `ferrocom-device-tls`: development certificates, the
-/// handshake, authorization and data cases of [`runtime_targets::TLS_SERVER_CASES`] and
-/// [`runtime_targets::TLS_DEVICE_CASES`]), and the runtime's MQTT client
-/// ([`RuntimeMqttClient`] `ferrocom-mqtt-client`, the suite as its broker).
+/// Eight targets, reported in this order: the stand-ins built directly on the sans-I/O
+/// engine of `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`,
+/// [`EngineDevice`] `ferrocom-engine-device`), the runtime's real tokio roles
+/// ([`RuntimeServer`] `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their
+/// TLS variants (`ferrocom-server-tls`, `ferrocom-device-tls`: development
+/// certificates, the handshake, authorization and data cases of
+/// [`runtime_targets::TLS_SERVER_CASES`] and [`runtime_targets::TLS_DEVICE_CASES`]),
+/// the runtime's MQTT client ([`RuntimeMqttClient`] `ferrocom-mqtt-client`, the suite
+/// as its broker) and the runtime's switchbox ([`RuntimeSwitchbox`]
+/// `ferrocom-switchbox`, the suite as its service and clients, over TLS).
+///
+/// The switchbox cases run one at a time (one network, one service) and one of them
+/// waits 10 s for a keep-alive, so the switchbox target runs beside the others, from
+/// the start, without a progress bar of its own; its summary comes last.
 pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report> {
+    let switchbox = match RuntimeSwitchbox::new() {
+        Ok(target) => {
+            let mut o = options.clone();
+            o.progress = false;
+            Some(tokio::spawn(
+                async move { run_in_process(&target, &o).await },
+            ))
+        }
+        Err(e) => {
+            eprintln!("no switchbox target: {e}");
+            None
+        }
+    };
     let mut targets: Vec<Box<dyn InProcessTarget>> = vec![
         Box::new(EngineServer::default()),
         Box::new(EngineDevice::default()),
@@ -245,18 +266,33 @@ pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;
-        if let Err(e) = r.write_files(&report_dir.join(&r.target.name)) {
-            eprintln!(
-                "cannot write the reports under {}: {e}",
-                report_dir.display()
-            );
-        }
-        print!("{}", r.console_summary());
-        reports.push(r);
+        reports.push(finish(report_dir, r));
+    }
+    if let Some(task) = switchbox {
+        let r = match task.await {
+            Ok(r) => r,
+            Err(e) => setup_failure(
+                info_of(Role::Switchbox, "?", "ferrocom-switchbox"),
+                format!("the switchbox target's run ended abnormally: {e}"),
+            ),
+        };
+        reports.push(finish(report_dir, r));
     }
     println!(
         "reports: {}/<target>/report.{{json,html}}, junit.xml",
         report_dir.display()
     );
     reports
+}
+
+/// Writes one target's reports and prints its summary.
+fn finish(report_dir: &Path, r: Report) -> Report {
+    if let Err(e) = r.write_files(&report_dir.join(&r.target.name)) {
+        eprintln!(
+            "cannot write the reports under {}: {e}",
+            report_dir.display()
+        );
+    }
+    print!("{}", r.console_summary());
+    r
 }

@@ -81,6 +81,8 @@ fn tls_without_a_ca_or_certificate_is_bad_input() {
     assert_eq!(conform::cmd(c), bad, "device side needs --cert and --key");
     let c = parse(&["--target", "udp://127.0.0.1:1", "--role", "server"]);
     assert_eq!(conform::cmd(c), bad, "unknown scheme");
+    let c = parse(&["--target", "tcp://127.0.0.1:1", "--role", "switchbox"]);
+    assert_eq!(conform::cmd(c), bad, "a switchbox speaks TLS only");
     assert!(
         Cli::try_parse_from(["conform", "--cert", "x.pem"]).is_err(),
         "--cert requires --key"
@@ -180,6 +182,51 @@ fn tls_device_through_the_command_line() {
     let json = std::fs::read_to_string(reports.join("cli-tls-device/report.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["summary"]["pass"], 1, "{json}");
+    drop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--role switchbox` against the runtime's switchbox, with its service account: the
+/// suite publishes the network, its client reaches it, a wrong password is refused.
+#[test]
+fn switchbox_through_the_command_line() {
+    use ferrocom_conformance::runtime_targets::{SWITCHBOX_PASSWORD, SWITCHBOX_USER};
+    use ferrocom_conformance::{InProcessTarget, RuntimeSwitchbox};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = RuntimeSwitchbox::new().unwrap();
+    let started = rt.block_on(target.start(None)).unwrap();
+    let dir = temp_dir("switchbox");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &target.tls.0.ca_cert_pem).unwrap();
+    let reports = dir.join("reports");
+    let c = parse(&[
+        "--target",
+        &format!("tls://{}", started.addr),
+        "--role",
+        "switchbox",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--server-name",
+        "localhost",
+        "--user",
+        SWITCHBOX_USER,
+        "--password",
+        SWITCHBOX_PASSWORD,
+        "--only",
+        "SWB-17-3#w1",
+        "--only",
+        "SWB-17-13#",
+        "--name",
+        "cli-switchbox",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(conform::cmd(c), std::process::ExitCode::SUCCESS);
+    let json = std::fs::read_to_string(reports.join("cli-switchbox/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["total"], 2, "{json}");
+    assert_eq!(v["summary"]["pass"], 2, "{json}");
+    assert_eq!(v["target"]["role"], "switchbox", "{json}");
     drop(started);
     let _ = std::fs::remove_dir_all(&dir);
 }
