@@ -200,7 +200,7 @@ pub async fn run_in_process(target: &dyn InProcessTarget, options: &RunOptions) 
     }
     let mut options = options.clone();
     target.adjust(&mut options.settings);
-    options.subset = target.only();
+    options.skip_slow |= target.skip_slow();
     if role.one_case_at_a_time() {
         options.parallel = 1;
     }
@@ -226,8 +226,8 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// [`EngineDevice`] `ferrocom-engine-device`), the runtime's real tokio roles
 /// ([`RuntimeServer`] `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their
 /// TLS variants (`ferrocom-server-tls`, `ferrocom-device-tls`: development
-/// certificates, the handshake, authorization and data cases of
-/// [`runtime_targets::TLS_SERVER_CASES`] and [`runtime_targets::TLS_DEVICE_CASES`]),
+/// certificates, every case of their role but the slow timer cases, which their plain
+/// TCP twins run),
 /// the runtime's MQTT client ([`RuntimeMqttClient`] `ferrocom-mqtt-client`, the suite
 /// as its broker) and the runtime's switchbox ([`RuntimeSwitchbox`]
 /// `ferrocom-switchbox`, the suite as its service and clients, over TLS).

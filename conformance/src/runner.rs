@@ -27,9 +27,6 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Leave out slow cases (timers).
     pub skip_slow: bool,
-    /// A second filter like `only`, set by a target that supports only some cases
-    /// (e.g. the TLS variants of the main job); both must select a case.
-    pub subset: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -41,7 +38,6 @@ impl Default for RunOptions {
             progress: true,
             only: Vec::new(),
             skip_slow: false,
-            subset: Vec::new(),
         }
     }
 }
@@ -61,9 +57,6 @@ pub async fn run_cases(
         .iter()
         .filter(|c| c.role == target.role)
         .filter(|c| opts.only.is_empty() || opts.only.iter().any(|p| c.id.starts_with(p.as_str())))
-        .filter(|c| {
-            opts.subset.is_empty() || opts.subset.iter().any(|p| c.id.starts_with(p.as_str()))
-        })
         .filter(|c| !(opts.skip_slow && c.slow))
         .copied()
         .collect();

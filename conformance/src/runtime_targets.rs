@@ -36,24 +36,6 @@ pub const TLS_USER: &str = "tlsuser";
 /// Its password.
 pub const TLS_PASSWORD: &str = "s3cret-conform";
 
-/// The cases the TLS variants of the main job run: handshake, authorization and data
-/// (the rest of the suite runs over plain TCP against the same roles; running all of
-/// it twice would push the main job over its 60 s budget).
-pub const TLS_SERVER_CASES: &[&str] = &[
-    "IOCOM-8.5-1#s1",
-    "IOCOM-11.2-2#s1",
-    "IOCOM-11.4-2#s1",
-    "IOCOM-8.4-1#s1",
-    "IOCOM-9.4-4#",
-];
-/// The device cases of the TLS variant.
-pub const TLS_DEVICE_CASES: &[&str] = &[
-    "IOCOM-8.1-4#d1",
-    "IOCOM-8.5-1#d1",
-    "IOCOM-8.5-2#d1",
-    "IOCOM-8.4-1#d1",
-];
-
 /// The service account `ferrocom-switchbox` holds for the suite's service.
 pub const SWITCHBOX_USER: &str = "conform-service";
 /// Its password.
@@ -82,7 +64,8 @@ pub const DEVICE_MAP: &str = r#"{
 ///
 /// With TLS ([`RuntimeServer::tls`]) it listens on a TLS end point with a fresh
 /// development certificate and holds two accounts: `conform` with any password (the
-/// suite's ordinary device) and [`TLS_USER`] / [`TLS_PASSWORD`].
+/// suite's ordinary device) and [`TLS_USER`] / [`TLS_PASSWORD`]; it runs every server
+/// case but the slow timer ones, which the plain TCP variant runs.
 #[derive(Debug, Clone)]
 pub struct RuntimeServer {
     /// Name in reports.
@@ -204,12 +187,8 @@ impl InProcessTarget for RuntimeServer {
         }
     }
 
-    fn only(&self) -> Vec<String> {
-        if self.tls.is_some() {
-            TLS_SERVER_CASES.iter().map(|s| s.to_string()).collect()
-        } else {
-            Vec::new()
-        }
+    fn skip_slow(&self) -> bool {
+        self.tls.is_some()
     }
 }
 
@@ -218,7 +197,8 @@ impl InProcessTarget for RuntimeServer {
 /// a drop (back-off up to 500 ms).
 ///
 /// With TLS ([`RuntimeDevice::tls`]) it connects over TLS, trusting only the
-/// development CA whose certificate the suite's listener presents.
+/// development CA whose certificate the suite's listener presents, and runs every device
+/// case.
 #[derive(Debug, Clone)]
 pub struct RuntimeDevice {
     /// Name in reports.
@@ -300,12 +280,8 @@ impl InProcessTarget for RuntimeDevice {
         }
     }
 
-    fn only(&self) -> Vec<String> {
-        if self.tls.is_some() {
-            TLS_DEVICE_CASES.iter().map(|s| s.to_string()).collect()
-        } else {
-            Vec::new()
-        }
+    fn skip_slow(&self) -> bool {
+        self.tls.is_some()
     }
 }
 

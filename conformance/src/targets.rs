@@ -83,9 +83,11 @@ pub trait InProcessTarget: Send + Sync {
     }
     /// Adjusts the case settings for this target (e.g. an account it holds).
     fn adjust(&self, _settings: &mut crate::case::CaseSettings) {}
-    /// Runs only cases whose id starts with one of these (all when empty).
-    fn only(&self) -> Vec<String> {
-        Vec::new()
+    /// Leaves out the slow timer cases (keep-alive, silence: 10 to 24 s each), e.g. for
+    /// a TLS variant whose plain TCP twin runs them: timers do not depend on the
+    /// transport.
+    fn skip_slow(&self) -> bool {
+        false
     }
 }
 

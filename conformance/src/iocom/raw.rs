@@ -48,7 +48,8 @@ impl Raw {
         })?;
         let mut raw = Raw {
             peer,
-            rx: Observer::new(0),
+            // Over TLS the server's stream starts with the mark byte (§8.1).
+            rx: Observer::new(usize::from(ctx.is_tls())),
             nr: 0,
             exp_id: 0,
             start: Instant::now(),
@@ -69,7 +70,7 @@ impl Raw {
             .map_err(|e| {
                 e.into_failure("IOCOM-8.5-1", "waiting for the target's authentication")
             })?;
-        let auth = wire::device_auth(DEVICE, &net);
+        let auth = auth_content(ctx);
         raw.send_frame(FrameFlags::SYSTEM, 1392, 0, &auth).await?;
         if stage == Stage::Authenticated {
             return Ok(raw);
@@ -141,6 +142,17 @@ impl Raw {
             .filter(|i| matches!(i.seen, Seen::Ack(_)))
             .count()
     }
+}
+
+/// The authentication content of the suite's device `conform`: with the password of
+/// the settings over TLS, without one on plain TCP (§8.2).
+pub fn auth_content(ctx: &Ctx) -> Vec<u8> {
+    let password = if ctx.is_tls() {
+        ctx.settings().password.as_str()
+    } else {
+        ""
+    };
+    wire::device_auth(DEVICE, &ctx.settings().network, password)
 }
 
 /// Turns a wait error into a failure.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ferrocom_wire::iocom::FrameFlags;
 
-use super::raw::{IntoFailure, Raw, Stage, expect_drop_and_recovery, fresh_connection_works};
+use super::raw::{
+    IntoFailure, Raw, Stage, auth_content, expect_drop_and_recovery, fresh_connection_works,
+};
 use super::session::{BLOCK_SIZE, DEVICE, Session, SessionError};
 use super::wire::{self, Seen};
 use crate::case::{Case, CaseFuture, CaseResult, Ctx, Failure, Kind, Outcome, Role};
@@ -661,13 +663,7 @@ async fn split_frames(ctx: Ctx) -> CaseResult {
     raw.wait(t(&ctx), |o| o.frames().any(|f| f.system == Some(2)))
         .await
         .map_err(|e| e.into_failure("IOCOM-8.5-1", "waiting for the authentication"))?;
-    let auth = wire::frame(
-        0,
-        FrameFlags::SYSTEM,
-        1392,
-        0,
-        &wire::device_auth(DEVICE, &net),
-    );
+    let auth = wire::frame(0, FrameFlags::SYSTEM, 1392, 0, &auth_content(&ctx));
     for b in &auth {
         raw.send(&[*b]).await?;
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -822,19 +818,13 @@ async fn bad_lead(ctx: Ctx) -> CaseResult {
 }
 
 async fn first_not_zero(ctx: Ctx) -> CaseResult {
-    let net = ctx.settings().network.clone();
     let mut raw = Raw::open(&ctx, Stage::Handshake).await?;
     raw.wait(t(&ctx), |o| o.frames().any(|f| f.system == Some(2)))
         .await
         .map_err(|e| e.into_failure("IOCOM-8.5-1", "waiting for the authentication"))?;
     raw.nr = 1;
-    raw.send_frame(
-        FrameFlags::SYSTEM,
-        1392,
-        0,
-        &wire::device_auth(DEVICE, &net),
-    )
-    .await?;
+    raw.send_frame(FrameFlags::SYSTEM, 1392, 0, &auth_content(&ctx))
+        .await?;
     expect_drop_and_recovery(&ctx, &mut raw.peer, "IOCOM-5-3", "first frame numbered 1").await
 }
 

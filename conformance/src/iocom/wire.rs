@@ -59,8 +59,9 @@ pub fn unique_id() -> [u8; 12] {
     id
 }
 
-/// The authentication content of the suite's device (automatic number, connect-up).
-pub fn device_auth(user: &str, network: &str) -> Vec<u8> {
+/// The authentication content of the suite's device (automatic number, connect-up),
+/// with `password` (§8.2: sent over TLS only; empty on plain TCP).
+pub fn device_auth(user: &str, network: &str, password: &str) -> Vec<u8> {
     let uid = unique_id();
     system(SystemBody::Authentication(Authentication {
         flags: AuthFlags::CONNECT_UP | AuthFlags::UNIQUE_ID,
@@ -68,7 +69,7 @@ pub fn device_auth(user: &str, network: &str) -> Vec<u8> {
         device_nr: 0,
         unique_id: Some(&uid),
         network,
-        password: "",
+        password,
     }))
 }
 
