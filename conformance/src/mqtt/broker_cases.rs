@@ -8,8 +8,8 @@ use std::time::Duration;
 use ferrocom_wire::mqtt311::PacketBody;
 
 use super::client::{
-    Client, ConnectOpts, Reaction, Rx, RxError, body_offset, connect_bytes, publish_bytes,
-    simple_bytes, subscribe_bytes, unique_client_id, unique_topic,
+    Client, ConnectOpts, Reaction, Rx, RxError, body_offset, connect_bytes, id, publish_bytes,
+    simple_bytes, subscribe_bytes, unique_client_id, unique_topic, unsubscribe_bytes,
 };
 use crate::case::{Case, CaseFuture, CaseResult, Ctx, Failure, Kind, Outcome, Role};
 
@@ -288,6 +288,111 @@ pub static CASES: &[Case] = &[
         Malformed,
         "SUBSCRIBE without any topic filter: close, keep serving",
         subscribe_empty
+    ),
+    case!(
+        "MQTT-2.2.1#b1",
+        ["MQTT-2.2.1", "MQTT-2.2", "MQTT-4.8.0-1"],
+        Malformed,
+        "A packet of the reserved type 0 (00 00): close, keep serving",
+        reserved_type_0
+    ),
+    case!(
+        "MQTT-2.2.1#b2",
+        ["MQTT-2.2.1", "MQTT-2.2", "MQTT-4.8.0-1"],
+        Malformed,
+        "A packet of the reserved type 15 (F0 00): close, keep serving",
+        reserved_type_15
+    ),
+    case!(
+        "MQTT-3.1.2-11#b1",
+        ["MQTT-3.1.2-11", "MQTT-3.1.2.3", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT with the will flag clear and will QoS 1: not accepted, close, keep serving",
+        will_qos_without_will
+    ),
+    case!(
+        "MQTT-3.1.2-14#b1",
+        ["MQTT-3.1.2-14", "MQTT-3.1.2.3", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT with a will of QoS 3: not accepted, close, keep serving",
+        will_qos_3
+    ),
+    case!(
+        "MQTT-3.1.2-19#b1",
+        ["MQTT-3.1.2-19", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT with the user name flag set and no user name in the payload: not accepted, close, keep serving",
+        user_flag_without_user
+    ),
+    case!(
+        "MQTT-3.1.2-21#b1",
+        ["MQTT-3.1.2-21", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT with the password flag set and no password in the payload: not accepted, close, keep serving",
+        password_flag_without_password
+    ),
+    case!(
+        "MQTT-3.1.2-22#b1",
+        ["MQTT-3.1.2-22", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT with a password but the user name flag clear: not accepted, close, keep serving",
+        password_without_user
+    ),
+    case!(
+        "MQTT-3.1.3-3#b1",
+        ["MQTT-3.1.3-3", "MQTT-4.8.0-1"],
+        Malformed,
+        "CONNECT that ends after the variable header (no client identifier): not accepted, close, keep serving",
+        connect_without_client_id
+    ),
+    case!(
+        "MQTT-3.2.2-4#b1",
+        ["MQTT-3.2.2-4", "MQTT-3.1.2-2"],
+        Malformed,
+        "Protocol level 42 for a client id with a stored session: CONNACK 0x01 with session present 0, close",
+        refused_connack_session_present
+    ),
+    case!(
+        "MQTT-3.6.1-1#b1",
+        ["MQTT-3.6.1-1", "MQTT-4.8.0-1"],
+        Malformed,
+        "PUBREL with flags 0000 instead of 0010 in a QoS 2 flow: no PUBCOMP, close, keep serving",
+        pubrel_flags
+    ),
+    case!(
+        "MQTT-3-8.3-4#b1",
+        ["MQTT-3-8.3-4", "MQTT-4.8.0-1"],
+        Malformed,
+        "SUBSCRIBE requesting QoS 3: no SUBACK, close, keep serving",
+        subscribe_qos_3
+    ),
+    case!(
+        "MQTT-3.8.3-1#b1",
+        ["MQTT-3.8.3-1", "MQTT-1.5.3-1", "MQTT-4.8.0-1"],
+        Malformed,
+        "SUBSCRIBE with an ill-formed UTF-8 filter (C3 28): no SUBACK, close, keep serving",
+        subscribe_invalid_utf8
+    ),
+    case!(
+        "MQTT-3.10.1-1#b1",
+        ["MQTT-3.10.1-1", "MQTT-4.8.0-1"],
+        Malformed,
+        "UNSUBSCRIBE with flags 0000 instead of 0010: no UNSUBACK, close, keep serving",
+        unsubscribe_flags
+    ),
+    case!(
+        "MQTT-3.10.3-2#b1",
+        ["MQTT-3.10.3-2", "MQTT-4.8.0-1"],
+        Malformed,
+        "UNSUBSCRIBE without any topic filter: no UNSUBACK, close, keep serving",
+        unsubscribe_empty
+    ),
+    case!(
+        "MQTT-3.14.1-1#b1",
+        ["MQTT-3.14.1-1", "MQTT-3.1.2-8"],
+        Malformed,
+        "DISCONNECT with a reserved flag bit set (E1 00) is no DISCONNECT: close, and the will is published",
+        disconnect_flags
     ),
 ];
 
@@ -1265,4 +1370,289 @@ async fn subscribe_empty(ctx: Ctx) -> CaseResult {
         },
     )
     .await
+}
+
+/// After CONNECT: `bytes`; the broker must close, answering none of `forbidden`.
+async fn bad_after_connect(
+    ctx: &Ctx,
+    bytes: &[u8],
+    clause: &'static str,
+    what: &str,
+    forbidden: fn(&Rx) -> bool,
+) -> CaseResult {
+    let mut c = Client::connect_clean(ctx).await?;
+    c.inject(bytes).await;
+    expect_drop(ctx, &mut c, clause, what, |r| {
+        r.packets
+            .iter()
+            .find(|p| forbidden(p))
+            .map(|p| Outcome::fail(&[clause], format!("{what} was answered with {}", p.name())))
+    })
+    .await
+}
+
+async fn reserved_type_0(ctx: Ctx) -> CaseResult {
+    // PINGREQ from the codec with its type nibble cleared.
+    let mut b = simple_bytes(PacketBody::Pingreq)?;
+    b[0] &= 0x0F;
+    bad_after_connect(&ctx, &b, "MQTT-2.2.1", "packet type 0", |_| true).await
+}
+
+async fn reserved_type_15(ctx: Ctx) -> CaseResult {
+    let mut b = simple_bytes(PacketBody::Pingreq)?;
+    b[0] = 0xF0 | (b[0] & 0x0F);
+    bad_after_connect(&ctx, &b, "MQTT-2.2.1", "packet type 15", |_| true).await
+}
+
+/// A crafted CONNECT on a new connection: not accepted, then closed.
+async fn bad_connect(ctx: &Ctx, b: &[u8], clause: &'static str, what: &str) -> CaseResult {
+    let mut c = Client::open(ctx).await?;
+    c.inject(b).await;
+    expect_drop(ctx, &mut c, clause, what, no_accept(clause)).await
+}
+
+/// Connect flag bits (byte 8 of the variable header).
+const WILL_QOS_1: u8 = 0x08;
+const WILL_QOS_MASK: u8 = 0x18;
+const USER_FLAG: u8 = 0x80;
+const PASSWORD_FLAG: u8 = 0x40;
+
+async fn will_qos_without_will(ctx: Ctx) -> CaseResult {
+    let b = crafted_connect(|b, at| b[at + FLAGS] |= WILL_QOS_1)?;
+    bad_connect(&ctx, &b, "MQTT-3.1.2-11", "will QoS 1 without a will").await
+}
+
+async fn will_qos_3(ctx: Ctx) -> CaseResult {
+    let opts = ConnectOpts {
+        will: Some((unique_topic(), b"gone".to_vec(), 1, false)),
+        ..ConnectOpts::clean()
+    };
+    let mut b = connect_bytes(&unique_client_id(), &opts)?;
+    let at = body_offset(&b);
+    b[at + FLAGS] |= WILL_QOS_MASK;
+    bad_connect(&ctx, &b, "MQTT-3.1.2-14", "will QoS 3").await
+}
+
+async fn user_flag_without_user(ctx: Ctx) -> CaseResult {
+    let b = crafted_connect(|b, at| b[at + FLAGS] |= USER_FLAG)?;
+    bad_connect(
+        &ctx,
+        &b,
+        "MQTT-3.1.2-19",
+        "user name flag without a user name",
+    )
+    .await
+}
+
+async fn password_flag_without_password(ctx: Ctx) -> CaseResult {
+    let opts = ConnectOpts {
+        username: Some("conform".into()),
+        ..ConnectOpts::clean()
+    };
+    let mut b = connect_bytes(&unique_client_id(), &opts)?;
+    let at = body_offset(&b);
+    b[at + FLAGS] |= PASSWORD_FLAG;
+    bad_connect(
+        &ctx,
+        &b,
+        "MQTT-3.1.2-21",
+        "password flag without a password",
+    )
+    .await
+}
+
+async fn password_without_user(ctx: Ctx) -> CaseResult {
+    // A CONNECT with user name "u" and a password; then the user name flag is cleared
+    // and the user name field ("u": 00 01 75) taken out, so that only the flag rule is
+    // broken: the payload is client id, password.
+    let id = unique_client_id();
+    let opts = ConnectOpts {
+        username: Some("u".into()),
+        password: Some(b"pw".to_vec()),
+        ..ConnectOpts::clean()
+    };
+    let mut b = connect_bytes(&id, &opts)?;
+    let at = body_offset(&b);
+    if at != 2 {
+        return Err(fail(
+            &[],
+            "the suite's CONNECT should be shorter than 128 bytes",
+        ));
+    }
+    b[at + FLAGS] &= !USER_FLAG;
+    let user = at + 10 + 2 + id.len();
+    b.drain(user..user + 3);
+    b[1] -= 3;
+    bad_connect(&ctx, &b, "MQTT-3.1.2-22", "a password without a user name").await
+}
+
+async fn connect_without_client_id(ctx: Ctx) -> CaseResult {
+    let mut b = connect_bytes(&unique_client_id(), &ConnectOpts::clean())?;
+    let at = body_offset(&b);
+    if at != 2 {
+        return Err(fail(
+            &[],
+            "the suite's CONNECT should be shorter than 128 bytes",
+        ));
+    }
+    // Only the 10-byte variable header stays.
+    b.truncate(at + 10);
+    b[1] = 10;
+    bad_connect(&ctx, &b, "MQTT-3.1.3-3", "CONNECT without a payload").await
+}
+
+async fn refused_connack_session_present(ctx: Ctx) -> CaseResult {
+    let id = unique_client_id();
+    let (c, _) = Client::connect(&ctx, &id, &ConnectOpts::persistent()).await?;
+    c.disconnect().await;
+    let mut b = connect_bytes(&id, &ConnectOpts::persistent())?;
+    let at = body_offset(&b);
+    b[at + LEVEL] = 42;
+    let mut c = Client::open(&ctx).await?;
+    c.inject(&b).await;
+    let outcome = expect_drop(
+        &ctx,
+        &mut c,
+        "MQTT-3.1.2-2",
+        "protocol level 42 with a stored session",
+        |r| match r.packets.first() {
+            Some(Rx::Connack {
+                code: 1,
+                session_present: false,
+            }) => None,
+            Some(Rx::Connack {
+                code: 1,
+                session_present: true,
+            }) => Some(Outcome::fail(
+                &["MQTT-3.2.2-4"],
+                "CONNACK 0x01 (refused) with session present 1",
+            )),
+            Some(other) => Some(Outcome::fail(
+                &["MQTT-3.1.2-2"],
+                format!("answered with {other:?}, not CONNACK return code 0x01"),
+            )),
+            None if r.closed => Some(Outcome::fail(
+                &["MQTT-3.1.2-2"],
+                "closed without CONNACK return code 0x01 (unacceptable protocol level)",
+            )),
+            None => None,
+        },
+    )
+    .await;
+    // Leave no session behind.
+    if let Ok((c, _)) = Client::connect(&ctx, &id, &ConnectOpts::clean()).await {
+        c.disconnect().await;
+    }
+    outcome
+}
+
+async fn pubrel_flags(ctx: Ctx) -> CaseResult {
+    let topic = unique_topic();
+    let mut c = Client::connect_clean(&ctx).await?;
+    c.send(&publish_bytes(&topic, 2, false, Some(7), b"qos 2")?)
+        .await?;
+    c.wait_for(t(&ctx), |r| *r == Rx::Pubrec(7))
+        .await
+        .map_err(|e| e.fail("MQTT-4.3.3-2", "waiting for PUBREC"))?;
+    let mut b = simple_bytes(PacketBody::Pubrel(id(7)))?;
+    b[0] &= 0xF0;
+    c.inject(&b).await;
+    expect_drop(&ctx, &mut c, "MQTT-3.6.1-1", "PUBREL 0x60", |r| {
+        r.packets
+            .contains(&Rx::Pubcomp(7))
+            .then(|| Outcome::fail(&["MQTT-3.6.1-1"], "PUBREL with flags 0000 was answered"))
+    })
+    .await
+}
+
+fn is_suback(r: &Rx) -> bool {
+    matches!(r, Rx::Suback { .. })
+}
+
+fn is_unsuback(r: &Rx) -> bool {
+    matches!(r, Rx::Unsuback(_))
+}
+
+async fn subscribe_qos_3(ctx: Ctx) -> CaseResult {
+    let mut b = subscribe_bytes(1, &[(&unique_topic(), 0)])?;
+    // The requested QoS is the last byte.
+    if let Some(q) = b.last_mut() {
+        *q = 3;
+    }
+    bad_after_connect(&ctx, &b, "MQTT-3-8.3-4", "SUBSCRIBE QoS 3", is_suback).await
+}
+
+async fn subscribe_invalid_utf8(ctx: Ctx) -> CaseResult {
+    let filter = format!("{}/xx", unique_topic());
+    let mut b = subscribe_bytes(1, &[(&filter, 0)])?;
+    // The filter's last two characters become C3 28; the QoS byte follows them.
+    let end = b.len() - 1;
+    b[end - 2] = 0xC3;
+    b[end - 1] = 0x28;
+    bad_after_connect(
+        &ctx,
+        &b,
+        "MQTT-3.8.3-1",
+        "SUBSCRIBE filter with C3 28",
+        is_suback,
+    )
+    .await
+}
+
+async fn unsubscribe_flags(ctx: Ctx) -> CaseResult {
+    let mut b = unsubscribe_bytes(1, &[&unique_topic()])?;
+    b[0] &= 0xF0;
+    bad_after_connect(&ctx, &b, "MQTT-3.10.1-1", "UNSUBSCRIBE 0xA0", is_unsuback).await
+}
+
+async fn unsubscribe_empty(ctx: Ctx) -> CaseResult {
+    let b = unsubscribe_bytes(1, &[&unique_topic()])?;
+    // Keep byte 1 and the packet id; drop the filter and shorten the remaining length.
+    let at = body_offset(&b);
+    let mut crafted = vec![b[0], 2];
+    crafted.extend_from_slice(&b[at..at + 2]);
+    bad_after_connect(
+        &ctx,
+        &crafted,
+        "MQTT-3.10.3-2",
+        "UNSUBSCRIBE without filters",
+        is_unsuback,
+    )
+    .await
+}
+
+async fn disconnect_flags(ctx: Ctx) -> CaseResult {
+    let topic = unique_topic();
+    let (mut watcher, mut holder) = with_will(&ctx, &topic).await?;
+    let mut b = simple_bytes(PacketBody::Disconnect)?;
+    b[0] |= 0x01;
+    holder.inject(&b).await;
+    let outcome = expect_drop(
+        &ctx,
+        &mut holder,
+        "MQTT-3.14.1-1",
+        "DISCONNECT 0xE1",
+        nothing,
+    )
+    .await?;
+    let will = watcher
+        .next_publish(&topic, t(&ctx))
+        .await
+        .map_err(|e| {
+            e.fail(
+                "MQTT-3.14.1-1",
+                "after DISCONNECT with reserved bits set (a protocol error, not a DISCONNECT), waiting for the will",
+            )
+        });
+    match will {
+        Ok(m) => {
+            watcher.ack(&m, t(&ctx)).await?;
+            watcher.disconnect().await;
+            Ok(outcome)
+        }
+        Err(f) => {
+            watcher.disconnect().await;
+            Err(f)
+        }
+    }
 }
