@@ -44,7 +44,7 @@ pub struct ConformArgs {
     pub role: Option<String>,
 
     /// Use TLS (implied by a tls:// target). Against a server, broker or switchbox give
-    /// --ca (or --insecure); for --role device give --cert and --key.
+    /// --ca (or --insecure); for --role device or client give --cert and --key.
     #[arg(long)]
     pub tls: bool,
 
@@ -61,7 +61,8 @@ pub struct ConformArgs {
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
 
-    /// Certificate chain, PEM, the suite presents when it listens (--role device).
+    /// Certificate chain, PEM, the suite presents when it listens (--role device or
+    /// client).
     #[arg(long, value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
 
@@ -203,7 +204,7 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
 fn tls_provider(args: &ConformArgs, role: Role) -> Result<Arc<dyn TlsProvider>, String> {
     let p = if role.connects_to_suite() {
         let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
-            return Err("--role device over TLS needs --cert FILE and --key FILE".into());
+            return Err("--role device or client over TLS needs --cert FILE and --key FILE".into());
         };
         RustlsProvider::server_from_files(cert, key)
     } else {
