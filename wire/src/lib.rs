@@ -13,6 +13,10 @@ extern crate self as ferrocom_wire;
 // code and users need one dependency.
 pub use ferrocom_core::{codec, packed_json, signals, transforms};
 
+// Iotellect Data Tables: a value encoding with escaping by nesting level, hand-written
+// because it is not a frame layout the spec language describes (see its module docs).
+pub mod datatable;
+
 // The canonical codecs, generated at compile time from the specs in ../spec/protocols.
 ferrocom_macros::protocol!("../spec/protocols/iocom.wire");
 ferrocom_macros::protocol!("../spec/protocols/switchbox.wire");
