@@ -422,9 +422,14 @@ impl Encoder {
         match text {
             Some(t) if send_empty || !t.is_empty() => {
                 self.start(out, Some(name));
+                let from = out.len();
                 transfer::encode_level(t.as_bytes(), 1, out);
+                // The escapes of the invisible separators are `%<`, `%>`, `%=`: visible
+                // separators too.
                 if self.syntax == Syntax::Visible
-                    && t.bytes().any(|b| matches!(b, b'<' | b'>' | b'='))
+                    && out
+                        .get(from..)
+                        .is_some_and(|w| w.iter().any(|&b| matches!(b, b'<' | b'>' | b'=')))
                 {
                     return Err(unencodable("text holds '<', '>' or '=' (visible syntax)"));
                 }
