@@ -1,6 +1,7 @@
 //! Decoding: text to tables, formats and values (§5).
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -56,10 +57,10 @@ pub(crate) struct Decoder<'o> {
     syntax: Syntax,
     version: Version,
     max_depth: usize,
-    cache: Option<&'o dyn FormatCache>,
+    cache: Option<&'o (dyn FormatCache + Sync)>,
     /// Formats sent with an id (`<F=..><D=n>`) earlier in this input: a later table may
     /// send `<D=n>` alone.
-    learned: Vec<(i32, TableFormat)>,
+    learned: BTreeMap<i32, TableFormat>,
     /// Bytes that copies of default values and known formats may still take (see
     /// [`Decoder::charge`]).
     budget: usize,
@@ -77,9 +78,9 @@ impl<'o> Decoder<'o> {
         Decoder {
             syntax: options.syntax,
             version: options.version,
-            max_depth: options.max_depth,
+            max_depth: options.max_depth.min(super::MAX_DEPTH_CEILING),
             cache: options.format_cache,
-            learned: Vec::new(),
+            learned: BTreeMap::new(),
             budget: BUDGET_BASE.saturating_add(input_len.saturating_mul(BUDGET_PER_BYTE)),
         }
     }
@@ -112,13 +113,7 @@ impl<'o> Decoder<'o> {
     /// are made, and all of them together may take at most 64 KiB plus 32 bytes per
     /// input byte.
     fn charge(&mut self, weight: Option<usize>, pos: Pos) -> Result<()> {
-        match weight.and_then(|w| self.budget.checked_sub(w)) {
-            Some(left) => {
-                self.budget = left;
-                Ok(())
-            }
-            None => Err(TableError::at(ErrorKind::DefaultsTooLarge, pos.at(0))),
-        }
+        charge(&mut self.budget, weight, pos)
     }
 
     fn weigh_limit(&self) -> Weigh {
@@ -129,6 +124,12 @@ impl<'o> Decoder<'o> {
     }
 
     // ----- tables ------------------------------------------------------------------------
+    //
+    // Nesting recurses table -> record -> value -> nested_table -> table, and through
+    // formats table -> format -> field -> field_value -> value -> ... Those functions
+    // keep only what the recursion needs; the rest is in helpers that return before
+    // the next level starts, so that each level takes little stack (a few hundred bytes
+    // optimised, a few KiB in debug builds).
 
     /// A table at nesting `depth` (the outermost is 1). `known` is the format the
     /// receiver knows (a variable's declared format, a nested field's default).
@@ -138,15 +139,44 @@ impl<'o> Decoder<'o> {
         pos: Pos,
         known: Option<&TableFormat>,
         depth: usize,
-    ) -> Result<DataTable> {
+    ) -> Result<Box<DataTable>> {
         self.check_depth(depth, pos)?;
         let els = self.elements(text, pos)?;
-
-        let mut table = DataTable::default();
-        let mut sent_format = None;
-        let mut invalidation_as_format = None;
-        let mut seen_record = false;
+        // On the heap from the start: moving it up the levels is then a pointer copy.
+        let mut table = Box::<DataTable>::default();
+        let has_format = self.table_format(&mut table, &els, pos, known, depth)?;
+        let names: Vec<&[u8]> = els.iter().filter(|e| e.is(b"N")).map(|e| e.value).collect();
+        let format = core::mem::take(&mut table.format);
+        let mut lookup = FieldLookup::new(&format.fields);
         for e in &els {
+            if e.is(b"R") {
+                if !has_format {
+                    return Err(TableError::at(ErrorKind::NoFormat, pos.at(e.at)));
+                }
+                let record =
+                    self.record(&mut lookup, &names, e.value, pos.inner(e.value_at), depth)?;
+                table.records.push(record);
+            } else {
+                table_element(&mut table, e, pos)?;
+            }
+        }
+        table.format = format;
+        Ok(table)
+    }
+
+    /// Sets the table's format (sent, cached by id, or known) and format id; `false` if
+    /// there is none.
+    fn table_format(
+        &mut self,
+        table: &mut DataTable,
+        els: &[Element<'_>],
+        pos: Pos,
+        known: Option<&TableFormat>,
+        depth: usize,
+    ) -> Result<bool> {
+        let mut sent_format = None;
+        let mut seen_record = false;
+        for e in els {
             if e.is(b"F") {
                 // The SDK writes the invalidation message as a second `F` after the
                 // data (see DataTable::invalidation): the first `F` before any record
@@ -154,7 +184,7 @@ impl<'o> Decoder<'o> {
                 if sent_format.is_none() && !seen_record {
                     sent_format = Some(self.format(e.value, pos.inner(e.value_at), depth)?);
                 } else {
-                    invalidation_as_format = Some(utf8(e.value, pos.inner(e.value_at))?);
+                    table.invalidation = Some(utf8(e.value, pos.inner(e.value_at))?);
                 }
             } else if e.is(b"D") {
                 table.format_id = Some(parse_i32(e.value, "D", pos.inner(e.value_at))?);
@@ -162,28 +192,23 @@ impl<'o> Decoder<'o> {
                 seen_record = true;
             }
         }
-
         let format = match (sent_format, table.format_id) {
             (Some(f), Some(id)) => {
-                self.learned.push((id, f.clone()));
-                Some(f)
+                self.learned.insert(id, f.clone());
+                f
             }
-            (Some(f), None) => Some(f),
+            (Some(f), None) => f,
             (None, Some(id)) => {
                 let found = self
                     .learned
-                    .iter()
-                    .rev()
-                    .find(|(i, _)| *i == id)
-                    .map(|(_, f)| f)
+                    .get(&id)
                     .or_else(|| self.cache.and_then(|c| c.format(id)));
                 let Some(found) = found else {
                     return Err(TableError::at(ErrorKind::UnknownFormatId(id), pos.at(0)));
                 };
                 let w = self.weigh_limit().format(found);
-                let copy = found.clone();
-                self.charge(w, pos)?;
-                Some(copy)
+                charge(&mut self.budget, w, pos)?;
+                found.clone()
             }
             (None, None) => match known {
                 Some(k) => {
@@ -193,110 +218,47 @@ impl<'o> Decoder<'o> {
                         let w = self.weigh_limit().format(k);
                         self.charge(w, pos)?;
                     }
-                    Some(k.clone())
+                    k.clone()
                 }
-                None => None,
+                None => return Ok(false),
             },
         };
-        let has_format = format.is_some();
-        table.format = format.unwrap_or_default();
-
-        let names: Vec<&[u8]> = els.iter().filter(|e| e.is(b"N")).map(|e| e.value).collect();
-        for e in &els {
-            let vpos = pos.inner(e.value_at);
-            match e.name {
-                Some(b"R") => {
-                    if !has_format {
-                        return Err(TableError::at(ErrorKind::NoFormat, pos.at(e.at)));
-                    }
-                    let record = self.record(&table.format, &names, e.value, vpos, depth)?;
-                    table.records.push(record);
-                }
-                // Read above.
-                Some(b"F" | b"D" | b"N") => {}
-                Some(b"C") => table.id = Some(parse_i64(e.value, "C", vpos)?),
-                Some(b"Q") => table.quality = Some(parse_quality(e.value, vpos)?),
-                Some(b"T") => {
-                    let t = utf8(e.value, vpos)?;
-                    match date::parse(&t) {
-                        Some(ms) => table.timestamp = Some(ms),
-                        None => {
-                            return Err(TableError::at(
-                                ErrorKind::BadTimestamp {
-                                    text: excerpt(e.value),
-                                },
-                                vpos.at(0),
-                            ));
-                        }
-                    }
-                }
-                Some(b"I") => table.invalidation = Some(utf8(e.value, vpos)?),
-                _ => table.unknown.push(raw(e, pos)?),
-            }
-        }
-        if table.invalidation.is_none() {
-            table.invalidation = invalidation_as_format;
-        }
-        Ok(table)
+        table.format = format;
+        Ok(true)
     }
 
     fn record(
         &mut self,
-        format: &TableFormat,
+        lookup: &mut FieldLookup<'_>,
         names: &[&[u8]],
         text: &[u8],
         pos: Pos,
         depth: usize,
     ) -> Result<Record> {
-        let fields = &format.fields;
         let mut record = Record::default();
         let mut set: Vec<(usize, Value)> = Vec::new();
         let mut positional = 0usize;
         for e in Elements::new(text, self.syntax) {
             let e = e.map_err(|(kind, at)| TableError::at(kind, pos.at(at)))?;
-            let vpos = pos.inner(e.value_at);
-            // The field the value belongs to, and the name to keep it under if the
-            // format has no such field.
-            let (target, name) = match e.name {
-                Some(b"I") => {
-                    record.id = Some(utf8(e.value, vpos)?);
-                    continue;
-                }
-                // A value by name: the SDK's compatibility form.
-                Some(name) => (
-                    fields.iter().position(|f| f.name.as_bytes() == name),
-                    Some(name),
-                ),
-                None => {
-                    let i = positional;
-                    positional += 1;
-                    if names.is_empty() {
-                        ((i < fields.len()).then_some(i), None)
-                    } else {
-                        let name = names.get(i).copied();
-                        let target =
-                            name.and_then(|n| fields.iter().position(|f| f.name.as_bytes() == n));
-                        (target, name)
-                    }
-                }
-            };
-            match target.and_then(|i| fields.get(i).map(|f| (i, f))) {
-                Some((i, field)) => {
-                    let v = self.value(field, e.value, vpos, depth)?;
-                    set.push((i, v));
-                }
-                None => record.unknown.push(RawElement {
-                    name: match name {
-                        Some(n) => Some(utf8(n, pos.inner(e.at))?),
-                        None => None,
-                    },
-                    value: utf8(e.value, vpos)?,
-                }),
+            let target = record_target(&mut record, lookup, names, &mut positional, &e, pos)?;
+            if let Some((i, field)) = target.and_then(|i| lookup.fields.get(i).map(|f| (i, f))) {
+                let v = self.value(field, e.value, pos.inner(e.value_at), depth)?;
+                set.push((i, v));
             }
         }
+        record.values = self.fill_defaults(lookup.fields, set, pos)?;
+        Ok(record)
+    }
 
-        // Fields the record leaves out take their defaults, as for the sender; the
-        // copies are charged (what the record sent is paid for by its bytes).
+    /// The record's values in field order, with the defaults of those it left out, as
+    /// for the sender; the copies are charged (what the record sent is paid for by its
+    /// bytes).
+    fn fill_defaults(
+        &mut self,
+        fields: &[FieldFormat],
+        set: Vec<(usize, Value)>,
+        pos: Pos,
+    ) -> Result<Vec<Value>> {
         let mut present = Vec::new();
         present.resize(fields.len(), false);
         for (i, _) in &set {
@@ -324,7 +286,7 @@ impl<'o> Decoder<'o> {
                 *slot = Some(v);
             }
         }
-        record.values = values
+        Ok(values
             .into_iter()
             .zip(fields)
             .map(|(v, f)| match v {
@@ -332,8 +294,7 @@ impl<'o> Decoder<'o> {
                 None if f.flags.contains(FieldFlags::DEFAULT_OVERRIDE) => Value::Null,
                 None => f.default.clone(),
             })
-            .collect();
-        Ok(record)
+            .collect())
     }
 
     // ----- values ------------------------------------------------------------------------
@@ -341,55 +302,33 @@ impl<'o> Decoder<'o> {
     /// A value of `field` as it stands in an element (escaped where the type is).
     fn value(&mut self, field: &FieldFormat, text: &[u8], pos: Pos, depth: usize) -> Result<Value> {
         if text == self.syntax.null() {
-            return Ok(Value::Null);
+            Ok(Value::Null)
+        } else if field.field_type == FieldType::Table {
+            self.nested_table(field, text, pos, depth)
+        } else {
+            scalar(field, text, pos)
         }
-        let bad = |text: &[u8]| {
-            TableError::at(
-                ErrorKind::BadValue {
-                    field: field.name.clone(),
-                    field_type: field.field_type,
-                    text: excerpt(text),
-                },
-                pos.at(0),
-            )
+    }
+
+    fn nested_table(
+        &mut self,
+        field: &FieldFormat,
+        text: &[u8],
+        pos: Pos,
+        depth: usize,
+    ) -> Result<Value> {
+        let known = match &field.default {
+            Value::Table(t) => Some(&t.format),
+            _ => None,
         };
-        let plain = || core::str::from_utf8(text).map_err(|_| bad(text));
-        Ok(match field.field_type {
-            FieldType::String => Value::String(utf8(&unescape(text), pos)?),
-            FieldType::Data => {
+        let table = match self.version {
+            Version::V2 | Version::V3 => {
                 let unescaped = unescape(text);
-                Value::Data(Box::new(data_block(field, &unescaped, pos)?))
+                self.table(&unescaped, pos.unescaped(0), known, depth + 1)?
             }
-            FieldType::Table => {
-                let known = match &field.default {
-                    Value::Table(t) => Some(&t.format),
-                    _ => None,
-                };
-                let t = match self.version {
-                    Version::V2 | Version::V3 => {
-                        let unescaped = unescape(text);
-                        self.table(&unescaped, pos.unescaped(0), known, depth + 1)?
-                    }
-                    Version::V4 => self.table(text, pos, known, depth + 1)?,
-                };
-                Value::Table(Box::new(t))
-            }
-            FieldType::Integer => {
-                Value::Integer(text::parse_int_field(plain()?).ok_or_else(|| bad(text))?)
-            }
-            FieldType::Long => {
-                Value::Long(text::parse_long_field(plain()?).ok_or_else(|| bad(text))?)
-            }
-            FieldType::Float => {
-                Value::Float(text::parse_float_field(plain()?).ok_or_else(|| bad(text))?)
-            }
-            FieldType::Double => {
-                Value::Double(text::parse_double_field(plain()?).ok_or_else(|| bad(text))?)
-            }
-            FieldType::Boolean => Value::Boolean(text::parse_bool_field(plain()?)),
-            FieldType::Date => Value::Date(date::parse(plain()?).ok_or_else(|| bad(text))?),
-            FieldType::Color => Value::Color(parse_color(plain()?).ok_or_else(|| bad(text))?),
-        })
+            Version::V4 => self.table(text, pos, known, depth + 1)?,
+        };
+        Ok(Value::Table(table))
     }
 
     // ----- formats -----------------------------------------------------------------------
@@ -398,107 +337,83 @@ impl<'o> Decoder<'o> {
         self.check_depth(depth, pos)?;
         let mut format = TableFormat::default();
         for e in self.elements(text, pos)? {
-            let vpos = pos.inner(e.value_at);
-            match e.name {
-                None => format.fields.push(self.field(e.value, vpos, depth)?),
-                Some(b"M") => format.min_records = parse_i32(e.value, "M", vpos)?,
-                Some(b"X") => format.max_records = parse_i32(e.value, "X", vpos)?,
-                Some(b"F") => {
-                    for (flag, letter) in TableFlags::LETTERS {
-                        if e.value.contains(&letter) {
-                            format.flags = format.flags | flag;
-                        }
-                    }
-                }
-                Some(b"V") => format.table_validators = self.raw_list(e.value, vpos)?,
-                Some(b"R") => format.record_validators = self.raw_list(e.value, vpos)?,
-                Some(b"B") => format.bindings = self.raw_list(e.value, vpos)?,
-                Some(b"N") if !e.value.is_empty() => format.naming = Some(utf8(e.value, vpos)?),
-                _ => format.unknown.push(raw(&e, pos)?),
+            if e.name.is_none() {
+                let field = self.field(e.value, pos.inner(e.value_at), depth)?;
+                format.fields.push(field);
+            } else {
+                self.format_element(&mut format, &e, pos)?;
             }
         }
         Ok(format)
     }
 
+    /// A named element of a table format.
+    fn format_element(&self, format: &mut TableFormat, e: &Element<'_>, pos: Pos) -> Result<()> {
+        let vpos = pos.inner(e.value_at);
+        match e.name {
+            Some(b"M") => format.min_records = parse_i32(e.value, "M", vpos)?,
+            Some(b"X") => format.max_records = parse_i32(e.value, "X", vpos)?,
+            Some(b"F") => {
+                for (flag, letter) in TableFlags::LETTERS {
+                    if e.value.contains(&letter) {
+                        format.flags = format.flags | flag;
+                    }
+                }
+            }
+            Some(b"V") => format.table_validators = self.raw_list(e.value, vpos)?,
+            Some(b"R") => format.record_validators = self.raw_list(e.value, vpos)?,
+            Some(b"B") => format.bindings = self.raw_list(e.value, vpos)?,
+            Some(b"N") if !e.value.is_empty() => format.naming = Some(utf8(e.value, vpos)?),
+            _ => format.unknown.push(raw(e, pos)?),
+        }
+        Ok(())
+    }
+
     pub(crate) fn field(&mut self, text: &[u8], pos: Pos, depth: usize) -> Result<FieldFormat> {
         let els = self.elements(text, pos)?;
-        // The SDK takes the first two elements as name and type, named or not.
-        let name = match els.first() {
-            Some(e) => utf8(e.value, pos.inner(e.value_at))?,
-            None => String::new(),
-        };
-        let Some(type_element) = els.get(1) else {
-            return Err(TableError::at(
-                ErrorKind::MissingFieldType { field: name },
-                pos.at(0),
-            ));
-        };
-        let type_text = utf8(type_element.value, pos.inner(type_element.value_at))?;
-        let Some(field_type) = type_text.chars().next().and_then(FieldType::from_code) else {
-            return Err(TableError::at(
-                if type_text.is_empty() {
-                    ErrorKind::MissingFieldType { field: name }
-                } else {
-                    ErrorKind::UnknownFieldType {
-                        field: name,
-                        found: type_text.chars().take(8).collect(),
-                    }
-                },
-                pos.at(type_element.value_at),
-            ));
-        };
-        let mut field = FieldFormat::new(name, field_type);
+        let mut field = field_head(&els, pos)?;
         let rest = els.get(2..).unwrap_or_default();
-        let first = |n: &[u8]| rest.iter().position(|e| e.is(n));
-
-        // Flags first: they decide whether the default may be NULL.
-        if let Some(e) = first(b"F").and_then(|i| rest.get(i)) {
-            for (flag, letter) in FieldFlags::LETTERS {
-                if e.value.contains(&letter) {
-                    field.flags = field.flags | flag;
-                }
-            }
-        }
-        if field.is_nullable() {
-            field.default = Value::Null;
-        }
-        let known_names: [&[u8]; 10] = [b"F", b"A", b"D", b"H", b"S", b"V", b"E", b"O", b"I", b"G"];
+        let firsts = first_of_each(rest);
         for (i, e) in rest.iter().enumerate() {
             let vpos = pos.inner(e.value_at);
-            let is_first = e.name.is_some_and(|n| first(n) == Some(i));
-            if !is_first || !known_names.iter().any(|n| e.is(n)) {
+            let first = known_field_element(e).and_then(|k| firsts.get(k).copied().flatten());
+            if first != Some(i) {
+                // Unknown, or a repeat of one the SDK reads only the first of.
                 field.unknown.push(raw(e, pos)?);
-                continue;
-            }
-            let decoded = || utf8(&unescape(e.value), vpos);
-            match e.name {
+            } else if e.is(b"A") {
                 // An empty default leaves the type's default (the SDK skips it).
-                Some(b"A") if !e.value.is_empty() => {
+                if !e.value.is_empty() {
                     field.default = self.value(&field, e.value, vpos, depth)?;
                 }
-                Some(b"D") => field.description = Some(decoded()?),
-                Some(b"H") => field.help = Some(decoded()?),
-                Some(b"S") => {
-                    for s in self.elements(e.value, vpos)? {
-                        let value = self.value(&field, s.value, vpos.inner(s.value_at), depth)?;
-                        let description = match s.name {
-                            Some(n) => Some(utf8(n, vpos.inner(s.at + 1))?),
-                            None => None,
-                        };
-                        field
-                            .selection_values
-                            .push(SelectionValue { value, description });
-                    }
-                }
-                Some(b"V") => field.validators = self.raw_list(e.value, vpos)?,
-                Some(b"E") => field.editor = Some(decoded()?),
-                Some(b"O") => field.editor_options = Some(decoded()?),
-                Some(b"I") => field.icon = Some(decoded()?),
-                Some(b"G") => field.group = Some(decoded()?),
-                _ => {}
+            } else if e.is(b"S") {
+                self.selection_values(&mut field, e.value, vpos, depth)?;
+            } else if e.is(b"V") {
+                field.validators = self.raw_list(e.value, vpos)?;
+            } else {
+                field_text(&mut field, e, vpos)?;
             }
         }
         Ok(field)
+    }
+
+    fn selection_values(
+        &mut self,
+        field: &mut FieldFormat,
+        text: &[u8],
+        pos: Pos,
+        depth: usize,
+    ) -> Result<()> {
+        for s in self.elements(text, pos)? {
+            let value = self.value(field, s.value, pos.inner(s.value_at), depth)?;
+            let description = match s.name {
+                Some(n) => Some(utf8(n, pos.inner(s.at + 1))?),
+                None => None,
+            };
+            field
+                .selection_values
+                .push(SelectionValue { value, description });
+        }
+        Ok(())
     }
 
     /// The elements of a value, kept as text (validators, bindings).
@@ -519,6 +434,221 @@ fn raw(e: &Element<'_>, pos: Pos) -> Result<RawElement> {
         },
         value: utf8(e.value, pos.inner(e.value_at))?,
     })
+}
+
+/// Takes `weight` (`None`: more than is left) from `budget`.
+fn charge(budget: &mut usize, weight: Option<usize>, pos: Pos) -> Result<()> {
+    match weight.and_then(|w| budget.checked_sub(w)) {
+        Some(left) => {
+            *budget = left;
+            Ok(())
+        }
+        None => Err(TableError::at(ErrorKind::DefaultsTooLarge, pos.at(0))),
+    }
+}
+
+/// Field indexes by name, built on first use (most tables never look a name up).
+struct FieldLookup<'f> {
+    fields: &'f [FieldFormat],
+    map: Option<BTreeMap<&'f [u8], usize>>,
+}
+
+impl<'f> FieldLookup<'f> {
+    fn new(fields: &'f [FieldFormat]) -> Self {
+        FieldLookup { fields, map: None }
+    }
+
+    /// The index of the field called `name` (the first, if several are).
+    fn get(&mut self, name: &[u8]) -> Option<usize> {
+        let fields = self.fields;
+        let map = self.map.get_or_insert_with(|| {
+            let mut map = BTreeMap::new();
+            for (i, f) in fields.iter().enumerate() {
+                map.entry(f.name.as_bytes()).or_insert(i);
+            }
+            map
+        });
+        map.get(name).copied()
+    }
+}
+
+/// A table element other than a record.
+fn table_element(table: &mut DataTable, e: &Element<'_>, pos: Pos) -> Result<()> {
+    let vpos = pos.inner(e.value_at);
+    match e.name {
+        // Read with the format.
+        Some(b"F" | b"D" | b"N") => {}
+        Some(b"C") => table.id = Some(parse_i64(e.value, "C", vpos)?),
+        Some(b"Q") => table.quality = Some(parse_quality(e.value, vpos)?),
+        Some(b"T") => {
+            let ms = core::str::from_utf8(e.value).ok().and_then(date::parse);
+            let Some(ms) = ms else {
+                return Err(TableError::at(
+                    ErrorKind::BadTimestamp {
+                        text: excerpt(e.value),
+                    },
+                    vpos.at(0),
+                ));
+            };
+            table.timestamp = Some(ms);
+        }
+        Some(b"I") => table.invalidation = Some(utf8(e.value, vpos)?),
+        _ => table.unknown.push(raw(e, pos)?),
+    }
+    Ok(())
+}
+
+/// Which field a record element's value belongs to (`None`: none, and the element is
+/// kept as unknown, under the name it was sent with; or it was the record id).
+fn record_target(
+    record: &mut Record,
+    lookup: &mut FieldLookup<'_>,
+    names: &[&[u8]],
+    positional: &mut usize,
+    e: &Element<'_>,
+    pos: Pos,
+) -> Result<Option<usize>> {
+    let (target, name) = match e.name {
+        Some(b"I") => {
+            record.id = Some(utf8(e.value, pos.inner(e.value_at))?);
+            return Ok(None);
+        }
+        // A value by name: the SDK's compatibility form.
+        Some(name) => (lookup.get(name), Some(name)),
+        None => {
+            let i = *positional;
+            *positional += 1;
+            if names.is_empty() {
+                ((i < lookup.fields.len()).then_some(i), None)
+            } else {
+                let name = names.get(i).copied();
+                (name.and_then(|n| lookup.get(n)), name)
+            }
+        }
+    };
+    if target.is_none() {
+        record.unknown.push(RawElement {
+            name: match name {
+                Some(n) => Some(utf8(n, pos.inner(e.at))?),
+                None => None,
+            },
+            value: utf8(e.value, pos.inner(e.value_at))?,
+        });
+    }
+    Ok(target)
+}
+
+/// A value of any type but `T` (not NULL).
+fn scalar(field: &FieldFormat, text: &[u8], pos: Pos) -> Result<Value> {
+    let bad = || {
+        TableError::at(
+            ErrorKind::BadValue {
+                field: field.name.clone(),
+                field_type: field.field_type,
+                text: excerpt(text),
+            },
+            pos.at(0),
+        )
+    };
+    let plain = || core::str::from_utf8(text).map_err(|_| bad());
+    Ok(match field.field_type {
+        FieldType::String => Value::String(utf8(&unescape(text), pos)?),
+        FieldType::Data => Value::Data(Box::new(data_block(field, &unescape(text), pos)?)),
+        FieldType::Integer => Value::Integer(text::parse_int_field(plain()?).ok_or_else(bad)?),
+        FieldType::Long => Value::Long(text::parse_long_field(plain()?).ok_or_else(bad)?),
+        FieldType::Float => Value::Float(text::parse_float_field(plain()?).ok_or_else(bad)?),
+        FieldType::Double => Value::Double(text::parse_double_field(plain()?).ok_or_else(bad)?),
+        FieldType::Boolean => Value::Boolean(text::parse_bool_field(plain()?)),
+        FieldType::Date => Value::Date(date::parse(plain()?).ok_or_else(bad)?),
+        FieldType::Color => Value::Color(parse_color(plain()?).ok_or_else(bad)?),
+        // Decoder::value sends tables elsewhere.
+        FieldType::Table => Value::Null,
+    })
+}
+
+/// Named elements of a field format the SDK reads (each only its first occurrence).
+const FIELD_ELEMENTS: [&[u8]; 10] = [b"F", b"A", b"D", b"H", b"S", b"V", b"E", b"O", b"I", b"G"];
+
+fn known_field_element(e: &Element<'_>) -> Option<usize> {
+    FIELD_ELEMENTS.iter().position(|n| e.is(n))
+}
+
+/// The index of the first element of each of [`FIELD_ELEMENTS`].
+fn first_of_each(els: &[Element<'_>]) -> [Option<usize>; 10] {
+    let mut firsts = [None; 10];
+    for (i, e) in els.iter().enumerate() {
+        if let Some(slot @ None) = known_field_element(e).and_then(|k| firsts.get_mut(k)) {
+            *slot = Some(i);
+        }
+    }
+    firsts
+}
+
+/// A field's name, type and flags (flags first: they decide whether the default may
+/// be NULL).
+fn field_head(els: &[Element<'_>], pos: Pos) -> Result<FieldFormat> {
+    // The first two elements are name and type.
+    let name = match els.first() {
+        // The SDK would take the value of a named one; no SDK writes one, and its name
+        // would be lost.
+        Some(e) if e.name.is_some() => {
+            return Err(TableError::at(
+                ErrorKind::BadFieldFormat("the field name element has a name"),
+                pos.at(e.at),
+            ));
+        }
+        Some(e) => utf8(e.value, pos.inner(e.value_at))?,
+        None => String::new(),
+    };
+    let Some(type_element) = els.get(1) else {
+        return Err(TableError::at(
+            ErrorKind::MissingFieldType { field: name },
+            pos.at(0),
+        ));
+    };
+    let type_text = utf8(type_element.value, pos.inner(type_element.value_at))?;
+    let Some(field_type) = type_text.chars().next().and_then(FieldType::from_code) else {
+        return Err(TableError::at(
+            if type_text.is_empty() {
+                ErrorKind::MissingFieldType { field: name }
+            } else {
+                ErrorKind::UnknownFieldType {
+                    field: name,
+                    found: type_text.chars().take(8).collect(),
+                }
+            },
+            pos.at(type_element.value_at),
+        ));
+    };
+    let mut field = FieldFormat::new(name, field_type);
+    let rest = els.get(2..).unwrap_or_default();
+    if let Some(flags) = rest.iter().find(|e| e.is(b"F")) {
+        for (flag, letter) in FieldFlags::LETTERS {
+            if flags.value.contains(&letter) {
+                field.flags = field.flags | flag;
+            }
+        }
+    }
+    if field.is_nullable() {
+        field.default = Value::Null;
+    }
+    Ok(field)
+}
+
+/// A text property of a field (escaped once on the wire).
+fn field_text(field: &mut FieldFormat, e: &Element<'_>, pos: Pos) -> Result<()> {
+    let slot = match e.name {
+        Some(b"D") => &mut field.description,
+        Some(b"H") => &mut field.help,
+        Some(b"E") => &mut field.editor,
+        Some(b"O") => &mut field.editor_options,
+        Some(b"I") => &mut field.icon,
+        Some(b"G") => &mut field.group,
+        // Flags: read with the name and type.
+        _ => return Ok(()),
+    };
+    *slot = Some(utf8(&unescape(e.value), pos)?);
+    Ok(())
 }
 
 /// One level of transfer escaping removed.

@@ -114,11 +114,14 @@ pub(crate) fn is_balanced(text: &[u8], syntax: Syntax) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    fn split(text: &[u8]) -> Result<Vec<(Option<&[u8]>, &[u8])>, (ErrorKind, usize)> {
+    type Split<'a> = Result<Vec<(Option<&'a [u8]>, &'a [u8])>, (ErrorKind, usize)>;
+
+    fn split(text: &[u8]) -> Split<'_> {
         Elements::new(text, Syntax::Visible)
             .map(|e| e.map(|e| (e.name, e.value)))
             .collect()

@@ -31,19 +31,33 @@ fn push_int(out: &mut Vec<u8>, v: impl core::fmt::Display) {
 }
 
 pub(crate) struct Encoder {
-    pub syntax: Syntax,
-    pub version: Version,
-    pub max_depth: usize,
-    pub field_names: bool,
+    syntax: Syntax,
+    version: Version,
+    max_depth: usize,
+    field_names: bool,
+    max_len: usize,
+    /// Where this encoding starts in the output buffer.
+    start: usize,
+}
+
+/// The limit check on the encoding's length.
+pub(crate) fn check_len(len: usize, limit: usize) -> Result<()> {
+    if len > limit {
+        Err(TableError::encode(ErrorKind::TooLarge { limit }))
+    } else {
+        Ok(())
+    }
 }
 
 impl Encoder {
-    pub(crate) fn new(options: &EncodeOptions) -> Self {
+    pub(crate) fn new(options: &EncodeOptions, start: usize) -> Self {
         Encoder {
             syntax: options.syntax,
             version: options.version,
-            max_depth: options.max_depth,
+            max_depth: options.max_depth.min(super::MAX_DEPTH_CEILING),
             field_names: options.field_names,
+            max_len: options.max_len,
+            start,
         }
     }
 
@@ -69,17 +83,22 @@ impl Encoder {
         out.push(self.syntax.end());
     }
 
-    /// Text written as it is (names, ids, flags, expressions): it must not hold a
-    /// separator, or the element would end or be named elsewhere.
-    fn raw_text(&self, text: &str, what: &'static str, out: &mut Vec<u8>) -> Result<()> {
-        let s = self.syntax;
-        if text
-            .bytes()
-            .any(|b| b == s.start() || b == s.end() || b == s.sep())
-        {
+    /// Text written as it is (names, ids, expressions). It must keep the element's
+    /// shape: brackets balanced, so the element ends where it should, and, where it is
+    /// a name or an unnamed value, no name separator outside brackets. (Decoded text
+    /// always passes: that is how the decoder found it.)
+    fn raw_text(
+        &self,
+        text: &str,
+        unnamed: bool,
+        what: &'static str,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let bytes = text.as_bytes();
+        if !is_balanced(bytes, self.syntax) || (unnamed && top_level_sep(bytes, self.syntax)) {
             return Err(unencodable(what));
         }
-        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -92,7 +111,7 @@ impl Encoder {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         self.start(out, Some(name));
-        self.raw_text(text, what, out)?;
+        self.raw_text(text, false, what, out)?;
         self.end(out);
         Ok(())
     }
@@ -102,15 +121,15 @@ impl Encoder {
         for e in list {
             out.push(self.syntax.start());
             if let Some(name) = &e.name {
-                self.raw_text(name, "element name holds a separator", out)?;
+                self.raw_text(name, true, "element name would not read back", out)?;
                 out.push(self.syntax.sep());
-            } else if top_level_sep(e.value.as_bytes(), self.syntax) {
-                return Err(unencodable("unnamed element value holds a name separator"));
             }
-            if !is_balanced(e.value.as_bytes(), self.syntax) {
-                return Err(unencodable("element value has unbalanced element brackets"));
-            }
-            out.extend_from_slice(e.value.as_bytes());
+            self.raw_text(
+                &e.value,
+                e.name.is_none(),
+                "element value would not read back",
+                out,
+            )?;
             self.end(out);
         }
         Ok(())
@@ -155,13 +174,13 @@ impl Encoder {
         }
         if self.field_names {
             for f in &table.format.fields {
-                self.raw_element(b"N", &f.name, "field name holds a separator", out)?;
+                self.raw_element(b"N", &f.name, "field name would not read back", out)?;
             }
         }
         for record in &table.records {
             self.start(out, Some(b"R"));
             if let Some(id) = &record.id {
-                self.raw_element(b"I", id, "record id holds a separator", out)?;
+                self.raw_element(b"I", id, "record id would not read back", out)?;
             }
             let fields = &table.format.fields;
             if record.values.len() > fields.len() {
@@ -201,7 +220,7 @@ impl Encoder {
             self.end(out);
         }
         if let Some(msg) = &table.invalidation {
-            self.raw_element(b"I", msg, "invalidation message holds a separator", out)?;
+            self.raw_element(b"I", msg, "invalidation message would not read back", out)?;
         }
         self.raw_elements(&table.unknown, out)
     }
@@ -249,6 +268,12 @@ impl Encoder {
                     Version::V2 | Version::V3 => {
                         let mut nested = Vec::new();
                         self.table(t, include, depth + 1, &mut nested)?;
+                        // Escaping again is where the size can run away: check first.
+                        let so_far = out.len().saturating_sub(self.start);
+                        check_len(
+                            so_far.saturating_add(transfer::encoded_len(&nested)),
+                            self.max_len,
+                        )?;
                         transfer::encode_level(&nested, 1, out);
                     }
                 }
@@ -341,7 +366,7 @@ impl Encoder {
             }
         }
         if let Some(naming) = format.naming.as_deref().filter(|n| !n.is_empty()) {
-            self.raw_element(b"N", naming, "naming expression holds a separator", out)?;
+            self.raw_element(b"N", naming, "naming expression would not read back", out)?;
         }
         let mut flags = Vec::new();
         for (flag, letter) in TableFlags::LETTERS {
@@ -359,7 +384,7 @@ impl Encoder {
 
     pub(crate) fn field(&self, field: &FieldFormat, depth: usize, out: &mut Vec<u8>) -> Result<()> {
         self.start(out, None);
-        self.raw_text(&field.name, "field name holds a separator", out)?;
+        self.raw_text(&field.name, true, "field name would not read back", out)?;
         self.end(out);
         self.start(out, None);
         let mut code = [0u8; 4];
@@ -390,7 +415,12 @@ impl Encoder {
             for SelectionValue { value, description } in &field.selection_values {
                 out.push(self.syntax.start());
                 if let Some(d) = description {
-                    self.raw_text(d, "selection value description holds a separator", out)?;
+                    self.raw_text(
+                        d,
+                        true,
+                        "selection value description would not read back",
+                        out,
+                    )?;
                     out.push(self.syntax.sep());
                 }
                 self.value(field, value, true, depth, out)?;

@@ -1,5 +1,6 @@
 //! What can go wrong when decoding or encoding a Data Table.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -11,40 +12,45 @@ use super::FieldType;
 /// decoder. Inside a nested table that travelled escaped (V2/V3) the exact position is
 /// lost with the escaping, so the offset is that of the escaped value in the enclosing
 /// input. Encoding errors have no offset; their kind names the field or element.
+// Boxed: errors are rare, and a small `Result` keeps the decoder's recursion frames
+// small.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableError {
+pub struct TableError(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     offset: Option<usize>,
 }
 
 impl TableError {
     pub(crate) fn at(kind: ErrorKind, offset: usize) -> Self {
-        TableError {
+        TableError(Box::new(Inner {
             kind,
             offset: Some(offset),
-        }
+        }))
     }
 
     pub(crate) fn encode(kind: ErrorKind) -> Self {
-        TableError { kind, offset: None }
+        TableError(Box::new(Inner { kind, offset: None }))
     }
 
     /// What was wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The byte offset in the decoder's input; `None` for encoding errors.
     pub fn offset(&self) -> Option<usize> {
-        self.offset
+        self.0.offset
     }
 }
 
 impl fmt::Display for TableError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.offset {
-            Some(at) => write!(f, "data table: {} at byte {at}", self.kind),
-            None => write!(f, "data table: cannot encode: {}", self.kind),
+        match self.0.offset {
+            Some(at) => write!(f, "data table: {} at byte {at}", self.0.kind),
+            None => write!(f, "data table: cannot encode: {}", self.0.kind),
         }
     }
 }
@@ -74,6 +80,8 @@ pub enum ErrorKind {
         /// The field.
         field: String,
     },
+    /// A field format whose shape is wrong (says how).
+    BadFieldFormat(&'static str),
     /// A field type letter that is none of `S I L F E D B T C A`.
     UnknownFieldType {
         /// The field.
@@ -117,6 +125,13 @@ pub enum ErrorKind {
     /// Decoding would clone more default values than the input's size justifies (a
     /// large default value and many records that leave it out).
     DefaultsTooLarge,
+    /// Encoding: the encoding would be longer than
+    /// [`EncodeOptions::max_len`](super::EncodeOptions) (nested tables escaped again at
+    /// every level, in V2 and V3, double their escapes per level).
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// Encoding: a value whose type is not its field's type.
     WrongValueType {
         /// The field.
@@ -131,9 +146,10 @@ pub enum ErrorKind {
         /// Values in the record.
         values: usize,
     },
-    /// Encoding: text that is written as it is (names, ids, flags, expressions) holds a
-    /// separator, or a value cannot be told apart from NULL or from the separators of
-    /// the chosen syntax. Names what it is.
+    /// Encoding: text written as it is (names, ids, expressions) that would not read
+    /// back the same (unbalanced element brackets, or a name separator where it would
+    /// start a name), or a value that would read as NULL or holds the separators of the
+    /// visible syntax. Says which.
     Unencodable(&'static str),
 }
 
@@ -152,6 +168,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::MissingFieldType { field } => {
                 write!(f, "field format of {field:?} has no type")
             }
+            ErrorKind::BadFieldFormat(problem) => write!(f, "bad field format: {problem}"),
             ErrorKind::UnknownFieldType { field, found } => {
                 write!(f, "unknown field type {found:?} for field {field:?}")
             }
@@ -177,6 +194,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownFormatId(id) => write!(f, "unknown format id {id}"),
             ErrorKind::DefaultsTooLarge => {
                 f.write_str("default values to fill in exceed what the input size justifies")
+            }
+            ErrorKind::TooLarge { limit } => {
+                write!(f, "encoding longer than the limit of {limit} bytes")
             }
             ErrorKind::WrongValueType { field, expected } => write!(
                 f,

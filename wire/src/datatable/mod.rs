@@ -94,6 +94,14 @@ pub const NULL: u8 = 0x1A;
 /// Default limit on how deep tables nest (the outermost table is level 1).
 pub const MAX_DEPTH: usize = 32;
 
+/// Default for [`EncodeOptions::max_len`]: 16 MiB, the most a peer inflates from a
+/// compressed frame.
+pub const MAX_LEN: usize = 16 << 20;
+
+/// The most a `max_depth` option can allow: larger settings count as this, so the
+/// decoder's recursion stays far from the stack's end on any thread.
+pub const MAX_DEPTH_CEILING: usize = 64;
+
 /// The protocol version a connection negotiated (Start); it decides how a nested
 /// table travels inside its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -176,9 +184,11 @@ pub struct DecodeOptions<'a> {
     /// The format the receiver knows (a variable's or function's declared format), used
     /// when the input does not carry one.
     pub known_format: Option<&'a TableFormat>,
-    /// Formats cached by id, for `<D=n>` without a format.
-    pub format_cache: Option<&'a dyn FormatCache>,
-    /// How deep tables may nest; deeper input is an error.
+    /// Formats cached by id, for `<D=n>` without a format. (`Sync`, so that options
+    /// can travel between threads with the task that decodes.)
+    pub format_cache: Option<&'a (dyn FormatCache + Sync)>,
+    /// How deep tables may nest; deeper input is an error. At most
+    /// [`MAX_DEPTH_CEILING`].
     pub max_depth: usize,
 }
 
@@ -221,7 +231,7 @@ impl<'a> DecodeOptions<'a> {
 
     /// With a format cache.
     #[must_use]
-    pub fn with_cache(mut self, cache: &'a dyn FormatCache) -> Self {
+    pub fn with_cache(mut self, cache: &'a (dyn FormatCache + Sync)) -> Self {
         self.format_cache = Some(cache);
         self
     }
@@ -230,6 +240,13 @@ impl<'a> DecodeOptions<'a> {
     #[must_use]
     pub fn visible(mut self) -> Self {
         self.syntax = Syntax::Visible;
+        self
+    }
+
+    /// With another nesting limit.
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
         self
     }
 }
@@ -247,8 +264,14 @@ pub struct EncodeOptions {
     pub include_format: bool,
     /// Send the field names (`N`) before the records (default false).
     pub field_names: bool,
-    /// How deep tables may nest; deeper values are an error.
+    /// How deep tables may nest; deeper values are an error. At most
+    /// [`MAX_DEPTH_CEILING`].
     pub max_depth: usize,
+    /// The longest encoding to produce (default [`MAX_LEN`]). In V2 and V3 every
+    /// level of nesting escapes the nested text again, doubling its escapes, so a
+    /// deep table can encode to very many times its size; the encoder checks before
+    /// it escapes and stops with [`ErrorKind::TooLarge`].
+    pub max_len: usize,
 }
 
 impl Default for EncodeOptions {
@@ -266,6 +289,7 @@ impl EncodeOptions {
             include_format: true,
             field_names: false,
             max_depth: MAX_DEPTH,
+            max_len: MAX_LEN,
         }
     }
 
@@ -295,12 +319,13 @@ impl DataTable {
     /// Decodes a table from its text (a command parameter).
     pub fn decode(input: &[u8], options: &DecodeOptions<'_>) -> Result<DataTable, TableError> {
         decode::check_utf8(input)?;
-        decode::Decoder::new(options, input.len()).table(
+        let table = decode::Decoder::new(options, input.len()).table(
             input,
             decode::Pos::START,
             options.known_format,
             1,
-        )
+        )?;
+        Ok(*table)
     }
 
     /// Encodes the table.
@@ -317,7 +342,8 @@ impl DataTable {
         out: &mut Vec<u8>,
     ) -> Result<(), TableError> {
         let len = out.len();
-        let r = encode::Encoder::new(options).table(self, options.include_format, 1, out);
+        let r = encode::Encoder::new(options, len).table(self, options.include_format, 1, out);
+        let r = r.and_then(|()| encode::check_len(out.len() - len, options.max_len));
         if r.is_err() {
             out.truncate(len);
         }
@@ -336,7 +362,8 @@ impl TableFormat {
     /// Encodes the format string.
     pub fn encode(&self, options: &EncodeOptions) -> Result<Vec<u8>, TableError> {
         let mut out = Vec::new();
-        encode::Encoder::new(options).format(self, 1, &mut out)?;
+        encode::Encoder::new(options, 0).format(self, 1, &mut out)?;
+        encode::check_len(out.len(), options.max_len)?;
         Ok(out)
     }
 
@@ -357,7 +384,8 @@ impl FieldFormat {
     /// Encodes the field format string.
     pub fn encode(&self, options: &EncodeOptions) -> Result<Vec<u8>, TableError> {
         let mut out = Vec::new();
-        encode::Encoder::new(options).field(self, 1, &mut out)?;
+        encode::Encoder::new(options, 0).field(self, 1, &mut out)?;
+        encode::check_len(out.len(), options.max_len)?;
         Ok(out)
     }
 
