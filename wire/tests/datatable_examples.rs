@@ -347,3 +347,99 @@ fn visible_field_formats_read_as_the_sdk_writes_them() {
     let c = FieldFormat::from_visible("<c><C><A=#000000FF>").unwrap();
     assert_eq!(c.default, Value::Color(Color::BLACK));
 }
+
+/// The seeds of the `datatable` fuzz target (fuzz/corpus/datatable/): the examples
+/// above behind the oracle's selector byte (bits 0-1 the known format: none, one
+/// integer, all ten types, one table; bit 2 V3; bit 3 visible separators). Kept equal to
+/// these encodings by this test; `UPDATE_SEEDS=1` rewrites them.
+#[test]
+fn fuzz_seeds_are_the_examples() {
+    let v4 = EncodeOptions::new(Version::V4);
+    let v3 = EncodeOptions::new(Version::V3);
+    let example_1 = vis("<F=<<value><I><A=0>><M=1><X=1>><R=<42>>");
+    let strings = DataTable::new(TableFormat::new(vec![FieldFormat::new(
+        "s",
+        FieldType::String,
+    )]))
+    .with_record(vec![RAW.into()]);
+    let nested = DataTable::new(TableFormat::new(vec![FieldFormat::new(
+        "t",
+        FieldType::Table,
+    )]))
+    .with_record(vec![
+        DataTable::new(TableFormat::single(FieldFormat::new(
+            "s",
+            FieldType::String,
+        )))
+        .with_record(vec![RAW.into()])
+        .into(),
+    ]);
+    let all = DataTable::decode(
+        &vis("<R=<hi><1><2><1.5><2.25><2023-11-14 22:13:20.123><1><#FF0010FF><0/␚/blob/-1/3/A\0ÿ><<F=<<x><I><A=0>><M=1><X=1>><R=<7>>><␚>>"),
+        &DecodeOptions::default().with_format(&all_types_format()),
+    )
+    .unwrap();
+    let mut stamped = DataTable::new(TableFormat::single(FieldFormat::new(
+        "value",
+        FieldType::Double,
+    )))
+    .with_record(vec![21.5.into()]);
+    stamped.timestamp = Some(1_795_253_426_357);
+    stamped.quality = Some(192);
+    let mut cached = DataTable::new(TableFormat::single(FieldFormat::new(
+        "v",
+        FieldType::Integer,
+    )))
+    .with_record(vec![1.into()]);
+    cached.format_id = Some(5);
+    let variables = {
+        let mut b = vis("<F=<<name><S><A=>><<format><S><F=N><A=␚>>><R=<temp><");
+        b.extend_from_slice(b"%<%<value%>%<E%>%<A%=0.0%>%>%<M%=1%>%<X%=1%>");
+        b.extend_from_slice(&vis(">>"));
+        b
+    };
+    let mut known_all = vis(
+        "<R=<s><1><2><3.5><4.5><2000-02-01 12:00:00.000><0><<R=<9>>><#000000FF><0/␚/␚/-1/1/x>>",
+    );
+    known_all.extend_from_slice(&vis("<R=<␚><␚><␚><␚><␚><␚><␚><␚><␚><␚>>"));
+    let seeds: Vec<(&str, u8, Vec<u8>)> = vec![
+        ("example-1-v4", 0, example_1.clone()),
+        ("example-1-v3", 4, example_1),
+        ("example-2-known", 1, vis("<R=<42>>")),
+        ("example-3-escapes", 0, strings.encode(&v4).unwrap()),
+        ("example-4-v3", 4, nested.encode(&v3).unwrap()),
+        ("example-4-v4", 0, nested.encode(&v4).unwrap()),
+        (
+            "example-4-known-v3",
+            7,
+            nested.encode(&v3.without_format()).unwrap(),
+        ),
+        ("example-5-v4", 0, all.encode(&v4).unwrap()),
+        ("example-5-v3", 4, all.encode(&v3).unwrap()),
+        ("known-all-types", 2, known_all),
+        ("example-14-timestamp", 0, stamped.encode(&v4).unwrap()),
+        ("example-14-variables", 0, variables),
+        ("format-id", 0, cached.encode(&v4).unwrap()),
+        (
+            "visible",
+            8,
+            b"<F=<<value><I><A=0>><M=1><X=1>><R=<42>>".to_vec(),
+        ),
+        ("empty-known", 1, Vec::new()),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/datatable");
+    for (name, selector, text) in seeds {
+        let mut want = vec![selector];
+        want.extend_from_slice(&text);
+        let path = dir.join(name);
+        if std::env::var_os("UPDATE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            want,
+            "{name}: UPDATE_SEEDS=1 rewrites it"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use ferrocom_core::transforms::transfer;
 
-use super::elements::{Element, Elements};
+use super::elements::{Element, Elements, has_top_level_sep};
 use super::error::{ErrorKind, TableError, excerpt};
 use super::{
     Color, DataBlock, DataTable, DecodeOptions, FieldFlags, FieldFormat, FieldType, FormatCache,
@@ -240,7 +240,15 @@ impl<'o> Decoder<'o> {
         let mut positional = 0usize;
         for e in Elements::new(text, self.syntax) {
             let e = e.map_err(|(kind, at)| TableError::at(kind, pos.at(at)))?;
-            let target = record_target(&mut record, lookup, names, &mut positional, &e, pos)?;
+            let target = record_target(
+                self.syntax,
+                &mut record,
+                lookup,
+                names,
+                &mut positional,
+                &e,
+                pos,
+            )?;
             if let Some((i, field)) = target.and_then(|i| lookup.fields.get(i).map(|f| (i, f))) {
                 let v = self.value(field, e.value, pos.inner(e.value_at), depth)?;
                 set.push((i, v));
@@ -501,6 +509,7 @@ fn table_element(table: &mut DataTable, e: &Element<'_>, pos: Pos) -> Result<()>
 /// Which field a record element's value belongs to (`None`: none, and the element is
 /// kept as unknown, under the name it was sent with; or it was the record id).
 fn record_target(
+    syntax: Syntax,
     record: &mut Record,
     lookup: &mut FieldLookup<'_>,
     names: &[&[u8]],
@@ -528,9 +537,11 @@ fn record_target(
     };
     if target.is_none() {
         record.unknown.push(RawElement {
+            // A name from `N` can hold a name separator (it was an element's value);
+            // such a value is kept without it.
             name: match name {
-                Some(n) => Some(utf8(n, pos.inner(e.at))?),
-                None => None,
+                Some(n) if !has_top_level_sep(n, syntax) => Some(utf8(n, pos.inner(e.at))?),
+                _ => None,
             },
             value: utf8(e.value, pos.inner(e.value_at))?,
         });

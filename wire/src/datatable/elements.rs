@@ -113,6 +113,22 @@ pub(crate) fn is_balanced(text: &[u8], syntax: Syntax) -> bool {
     depth == 0
 }
 
+/// `true` if `text` has a SEP outside any element: written as an element's name or
+/// unnamed value, it would end the name there.
+pub(crate) fn has_top_level_sep(text: &[u8], syntax: Syntax) -> bool {
+    let mut depth = 0usize;
+    for &b in text {
+        if b == syntax.start() {
+            depth += 1;
+        } else if b == syntax.end() {
+            depth = depth.saturating_sub(1);
+        } else if b == syntax.sep() && depth == 0 {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

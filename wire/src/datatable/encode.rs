@@ -5,7 +5,7 @@ use core::fmt::Write as _;
 
 use ferrocom_core::transforms::transfer;
 
-use super::elements::is_balanced;
+use super::elements::{has_top_level_sep, is_balanced};
 use super::error::{ErrorKind, TableError};
 use super::{
     DataBlock, DataTable, EncodeOptions, FieldFlags, FieldFormat, FieldType, RawElement,
@@ -95,7 +95,7 @@ impl Encoder {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let bytes = text.as_bytes();
-        if !is_balanced(bytes, self.syntax) || (unnamed && top_level_sep(bytes, self.syntax)) {
+        if !is_balanced(bytes, self.syntax) || (unnamed && has_top_level_sep(bytes, self.syntax)) {
             return Err(unencodable(what));
         }
         out.extend_from_slice(bytes);
@@ -167,7 +167,11 @@ impl Encoder {
             self.format(&table.format, depth, out)?;
             self.end(out);
         }
-        if let Some(id) = table.format_id {
+        // With its format the id defines it for the receiver; alone (the outermost
+        // table, sent without its format) it names a format the receiver cached. A
+        // nested table whose format is left out needs neither: the receiver takes its
+        // field's default.
+        if let Some(id) = table.format_id.filter(|_| include_format || depth == 1) {
             self.start(out, Some(b"D"));
             push_int(out, id);
             self.end(out);
@@ -472,18 +476,3 @@ impl Encoder {
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
-/// `true` if `text` has a SEP outside any element (which would name an unnamed element).
-fn top_level_sep(text: &[u8], syntax: Syntax) -> bool {
-    let mut depth = 0usize;
-    for &b in text {
-        if b == syntax.start() {
-            depth += 1;
-        } else if b == syntax.end() {
-            depth = depth.saturating_sub(1);
-        } else if b == syntax.sep() && depth == 0 {
-            return true;
-        }
-    }
-    false
-}

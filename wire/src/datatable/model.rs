@@ -18,8 +18,10 @@ pub struct DataTable {
     pub format: TableFormat,
     /// The records (`R` elements).
     pub records: Vec<Record>,
-    /// The format id for format caching (`D`): sent alone, it stands for a format the
-    /// receiver cached earlier.
+    /// The format id for format caching (`D`). Sent with the format (`<F=..><D=n>`) it
+    /// tells the receiver to cache the format under `n`; an outermost table encoded
+    /// without its format sends `<D=n>` alone, for a format the receiver cached before.
+    /// A nested table whose format is left out (its field's default has it) sends no id.
     pub format_id: Option<i32>,
     /// The table id (`C`) of a table kept on the sender's side.
     pub id: Option<i64>,
