@@ -384,11 +384,16 @@ impl<'o> Decoder<'o> {
         let firsts = first_of_each(rest);
         for (i, e) in rest.iter().enumerate() {
             let vpos = pos.inner(e.value_at);
-            let first = known_field_element(e).and_then(|k| firsts.get(k).copied().flatten());
-            if first != Some(i) {
-                // Unknown, or a repeat of one the SDK reads only the first of.
+            let Some(known) = known_field_element(e) else {
                 field.unknown.push(raw(e, pos)?);
-            } else if e.is(b"A") {
+                continue;
+            };
+            if firsts.get(known).copied().flatten() != Some(i) {
+                // A repeat: the SDK reads only the first, and sending it on would make
+                // it the first wherever the first is not sent (flags or texts empty).
+                continue;
+            }
+            if e.is(b"A") {
                 // An empty default leaves the type's default (the SDK skips it).
                 if !e.value.is_empty() {
                     field.default = self.value(&field, e.value, vpos, depth)?;

@@ -372,6 +372,11 @@ impl Encoder {
         if let Some(naming) = format.naming.as_deref().filter(|n| !n.is_empty()) {
             self.raw_element(b"N", naming, "naming expression would not read back", out)?;
         }
+        if format.unknown.iter().any(|e| e.name.is_none()) {
+            return Err(unencodable(
+                "unnamed element in a table format reads as a field",
+            ));
+        }
         let mut flags = Vec::new();
         for (flag, letter) in TableFlags::LETTERS {
             if format.flags.contains(flag) {

@@ -31,7 +31,7 @@ pub struct DataTable {
     pub quality: Option<i32>,
     /// The invalidation message (`I`): the table is not valid.
     pub invalidation: Option<String>,
-    /// Named elements this implementation does not know, kept so they are sent on.
+    /// Elements this implementation does not know, kept so they are sent on.
     pub unknown: Vec<RawElement>,
 }
 
@@ -219,7 +219,8 @@ pub struct FieldFormat {
     pub icon: Option<String>,
     /// Group (`G`).
     pub group: Option<String>,
-    /// Named elements this implementation does not know.
+    /// Elements this implementation does not know, after name and type. (Repeats of
+    /// the known ones are dropped: the SDK reads only the first of each.)
     pub unknown: Vec<RawElement>,
 }
 
