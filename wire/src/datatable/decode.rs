@@ -126,7 +126,7 @@ impl<'o> Decoder<'o> {
     // ----- tables ------------------------------------------------------------------------
     //
     // Nesting recurses table -> record -> value -> nested_table -> table, and through
-    // formats table -> format -> field -> field_value -> value -> ... Those functions
+    // defaults table -> table_format -> format -> field -> value -> ... These functions
     // keep only what the recursion needs; the rest is in helpers that return before
     // the next level starts, so that each level takes little stack (a few hundred bytes
     // optimised, a few KiB in debug builds).
