@@ -307,6 +307,20 @@ impl EncodeOptions {
         self
     }
 
+    /// With another nesting limit.
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// With another length limit.
+    #[must_use]
+    pub fn with_max_len(mut self, max_len: usize) -> Self {
+        self.max_len = max_len;
+        self
+    }
+
     /// With visible separators.
     #[must_use]
     pub fn visible(mut self) -> Self {
