@@ -11,6 +11,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
+#[cfg(feature = "iotellect")]
+pub mod iotellect;
 pub mod mqtt;
 pub mod switchbox;
 
