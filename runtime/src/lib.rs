@@ -20,6 +20,8 @@ pub mod switchbox;
 pub mod bridge;
 #[cfg(feature = "tokio")]
 pub mod device;
+#[cfg(all(feature = "iotellect", feature = "tokio"))]
+pub mod iotellect_net;
 #[cfg(feature = "tokio")]
 pub mod mqtt_client;
 #[cfg(feature = "tokio")]
