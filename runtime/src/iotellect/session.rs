@@ -218,6 +218,12 @@ impl Session {
             .count()
     }
 
+    /// Received bytes held while a frame is incomplete: at most
+    /// [`Config::max_command`] + 6 (a V3/V4 header, kind and the body so far).
+    pub fn buffered_len(&self) -> usize {
+        self.rx.len()
+    }
+
     /// The error that ended the link, if one did.
     pub fn error(&self) -> Option<&SessionError> {
         self.failed.as_ref()
