@@ -493,3 +493,31 @@ async fn requests_after_the_agent_is_gone_fail_with_closed() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_shutdown_ends_every_remote_agent() {
+    let _logs = support::logs();
+    let (server, mut agents) = plain_server("pw").await;
+    let (agent, mut notes) = Agent::start(
+        agent_cfg(ConnectTo::Tcp(server.local_addrs()[0].to_string()), "pw"),
+        Memory::default(),
+    )
+    .unwrap();
+    started(&mut notes).await;
+    let mut remote = within(Duration::from_secs(10), agents.recv())
+        .await
+        .unwrap();
+    server.shutdown().await;
+    let why = within(Duration::from_secs(10), remote.wait_closed()).await;
+    assert!(why.contains("stopped"), "{why}");
+    assert!(matches!(
+        remote.get_variable("", "x", None).await,
+        Err(CallError::Closed(_))
+    ));
+    assert!(
+        within(Duration::from_secs(10), remote.next_event(None))
+            .await
+            .is_none()
+    );
+    agent.shutdown().await;
+}

@@ -352,7 +352,14 @@ impl Agent {
         }
         self.shared.wake.notify_one();
         if let Some(t) = self.task.take() {
-            let _ = t.await;
+            // A connection attempt that hangs must not hold shutdown up.
+            let abort = t.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 }

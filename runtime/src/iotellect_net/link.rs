@@ -180,9 +180,27 @@ pub(crate) async fn drive<S, X>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Also when the task running this future is aborted (a server shutting down):
+    // waiting requests must not wait forever.
+    let mut guard = CloseOnDrop { link, why: None };
     let why = drive_inner(link, stream, &mut on_event).await;
-    link.mark_closed(&why);
+    guard.why = Some(why.clone());
     why
+}
+
+struct CloseOnDrop<'a, X> {
+    link: &'a Link<X>,
+    why: Option<String>,
+}
+
+impl<X> Drop for CloseOnDrop<'_, X> {
+    fn drop(&mut self) {
+        self.link.mark_closed(
+            self.why
+                .as_deref()
+                .unwrap_or("the connection task was stopped"),
+        );
+    }
 }
 
 async fn drive_inner<S, X>(

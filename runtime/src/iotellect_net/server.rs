@@ -517,7 +517,13 @@ impl RemoteAgent {
     /// The next event from the agent; `None` once the connection has ended and every
     /// event was read. `format`: the data's format if the agent may leave it out.
     pub async fn next_event(&mut self, format: Option<&TableFormat>) -> Option<AgentEvent> {
-        let e = self.events.recv().await?;
+        let e = tokio::select! {
+            biased;
+            e = self.events.recv() => e?,
+            // The connection task may be gone without closing the channel (a server
+            // shut down): what was queued is still read, then the end.
+            _ = self.link.wait_closed() => self.events.try_recv().ok()?,
+        };
         Some(AgentEvent {
             data: decode_table(&e.data, self.version, format).map_err(|e| e.to_string()),
             listener: e.listener.parse().ok(),
