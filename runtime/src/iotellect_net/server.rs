@@ -329,15 +329,7 @@ fn on_event(g: &mut LinkState<ServerSide>, e: Event, _now: Millis) {
                 let _ = tx.send(());
             }
         }
-        Event::Event(ev) => {
-            if g.ext
-                .events
-                .as_ref()
-                .is_some_and(|tx| tx.try_send(ev).is_err())
-            {
-                tracing::warn!(peer = %g.ext.peer, "agent event dropped: nobody reads them");
-            }
-        }
+        Event::Event(ev) => forward_event(&g.ext, ev),
         Event::Request(r) => {
             // Agents do not call the server here; say so rather than leave them waiting.
             let _ = g.session.refuse(
@@ -349,6 +341,16 @@ fn on_event(g: &mut LinkState<ServerSide>, e: Event, _now: Millis) {
             tracing::warn!(peer = %g.ext.peer, id, "refused a message of the agent: {reason}");
         }
         _ => {}
+    }
+}
+
+/// Queues an agent's event for its `RemoteAgent`; a full queue drops it.
+fn forward_event(side: &ServerSide, ev: IncomingEvent) {
+    let Some(tx) = &side.events else {
+        return;
+    };
+    if tx.try_send(ev).is_err() {
+        tracing::warn!(peer = %side.peer, "agent event dropped: nobody reads them");
     }
 }
 
