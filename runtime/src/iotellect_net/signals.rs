@@ -274,7 +274,9 @@ impl SignalAgent {
                     else {
                         continue;
                     };
-                    if !named(&d, &device) {
+                    // The same device Get and Set resolve (a name two devices share
+                    // resolves to none).
+                    if !named(&d, &device) || server.find_device(&device).as_ref() != Some(&d) {
                         continue;
                     }
                     let Some(sig) = server
