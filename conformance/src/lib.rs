@@ -36,6 +36,7 @@
 pub mod case;
 pub mod expected;
 pub mod iocom;
+pub mod iotellect;
 pub mod manifest;
 pub mod mqtt;
 pub mod peer;
@@ -56,6 +57,7 @@ pub use expected::{ExpectedFailure, ExpectedFailures};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
+pub use iotellect::targets::{RuntimeIcpAgent, RuntimeIcpServer};
 pub use runtime_targets::{RuntimeDevice, RuntimeMqttClient, RuntimeServer, RuntimeSwitchbox};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
 pub use tls::{DevTls, RustlsProvider};
@@ -68,6 +70,8 @@ pub fn all_cases() -> Vec<Case> {
     v.extend_from_slice(mqtt::broker_cases::CASES);
     v.extend_from_slice(mqtt::client_cases::CASES);
     v.extend_from_slice(switchbox::cases::CASES);
+    v.extend_from_slice(iotellect::agent_cases::CASES);
+    v.extend_from_slice(iotellect::server_cases::CASES);
     v
 }
 
@@ -263,6 +267,8 @@ pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report
         (Err(e), _) | (_, Err(e)) => eprintln!("no TLS targets: {e}"),
     }
     targets.push(Box::new(RuntimeMqttClient::default()));
+    targets.push(Box::new(RuntimeIcpAgent::default()));
+    targets.push(Box::new(RuntimeIcpServer::default()));
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;
