@@ -19,6 +19,9 @@ fn opts() -> RunOptions {
 }
 
 fn check(r: &Report, role: Role) {
+    for c in &r.cases {
+        eprintln!("{} {} {} ms: {}", c.id, c.verdict, c.duration_ms, c.message);
+    }
     let expected = all_cases().iter().filter(|c| c.role == role).count();
     assert_eq!(r.cases.len(), expected, "{}", r.console_summary());
     for c in &r.cases {

@@ -532,7 +532,7 @@ async fn get_unknown(ctx: Ctx) -> CaseResult {
 
 async fn set_unknown(ctx: Ctx) -> CaseResult {
     expect_denied(&ctx, "ICP-S-8", "Set of an unknown variable", |id, v| {
-        let table = link::string_table("value", "x", v);
+        let table = link::string_table("value", "x", v, true);
         body(&set(id, "", NO_SUCH_VARIABLE, &table))
     })
     .await
@@ -540,7 +540,7 @@ async fn set_unknown(ctx: Ctx) -> CaseResult {
 
 async fn call_unknown(ctx: Ctx) -> CaseResult {
     expect_denied(&ctx, "ICP-S-8", "Call of an unknown function", |id, v| {
-        let table = link::string_table("value", "x", v);
+        let table = link::string_table("value", "x", v, true);
         body(&call(id, "", NO_SUCH_FUNCTION, &table, None))
     })
     .await
@@ -555,7 +555,7 @@ async fn login(ctx: Ctx) -> CaseResult {
     let (mut link, _) = agent_started(&ctx, "4").await?;
     let challenge = "c0nf0rm-ch4llenge";
     let id = link.id();
-    let input = link::string_table("challenge", challenge, link.version);
+    let input = link::string_table("challenge", challenge, link.version, false);
     let (_, rep) = link
         .request(&call(&id, "", "login", &input, None))
         .await

@@ -386,15 +386,16 @@ pub fn read_field(table: &[u8], version: u8, known: &TableFormat, field: &str) -
         .and_then(|t| t.get(0, field).and_then(Value::as_str).map(String::from))
 }
 
-/// One record of one string field, encoded without its format.
-pub fn string_table(field: &str, value: &str, version: u8) -> Vec<u8> {
+/// One record of one string field, encoded with its format when `with_format` (as a
+/// value for a variable or function whose format the receiver may not know).
+pub fn string_table(field: &str, value: &str, version: u8, with_format: bool) -> Vec<u8> {
     let t = DataTable::new(TableFormat::single(FieldFormat::new(
         field,
         FieldType::String,
     )))
     .with_record(vec![Value::String(value.into())]);
     let mut o = EncodeOptions::new(table_version(version));
-    o.include_format = false;
+    o.include_format = with_format;
     t.encode(&o).unwrap_or_default()
 }
 
@@ -555,6 +556,11 @@ impl Link {
     /// Remembers `id` as one of the suite's message ids (for messages sent raw).
     pub fn sent_id(&mut self, id: &str) {
         self.sent_ids.insert(id.to_string());
+    }
+
+    /// `true` if `id` is the id of a message the suite sent on this link.
+    pub fn is_ours(&self, id: &str) -> bool {
+        self.sent_ids.contains(id)
     }
 
     /// Sends bytes as they are (malformed input).

@@ -405,7 +405,7 @@ async fn reply_ids(ctx: Ctx) -> CaseResult {
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-    let data = link::string_table("value", "1", 4);
+    let data = link::string_table("value", "1", 4, true);
     let event = ferrocom_wire::iotellect::Command {
         body: ferrocom_wire::iotellect::CommandBody::Message(ferrocom_wire::iotellect::Message {
             id: "",

@@ -187,6 +187,16 @@ pub async fn reaction(
                 if id.is_none_or(|i| i == r.id) {
                     return Ok(Reaction::Replied(r));
                 }
+                if !link.is_ours(&r.id) {
+                    return Err(Failure(Outcome::fail(
+                        &["ICP-S-7"],
+                        format!(
+                            "reply {} echoes no message id of the suite (the malformed input had {})",
+                            r.describe(),
+                            id.unwrap_or("none")
+                        ),
+                    )));
+                }
                 link.note(format!("reply {} (not to the malformed input)", r.describe()));
             }
             Ok((_, other)) => link
