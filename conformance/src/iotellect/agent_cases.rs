@@ -103,7 +103,7 @@ pub static CASES: &[Case] = &[
     ),
     case!(
         "ICP-S-8#a1",
-        ["ICP-S-8", "ICP-4.2.1"],
+        ["ICP-S-8", "ICP-4.2.1", "ICP-4.2", "ICP-4"],
         Normal,
         "Getting an unknown variable is answered D",
         get_unknown
@@ -131,7 +131,7 @@ pub static CASES: &[Case] = &[
     ),
     case!(
         "ICP-S-10#a1",
-        ["ICP-S-10", "ICP-4.2.4", "ICP-4.3", "ICP-S-7"],
+        ["ICP-S-10", "ICP-4.2.4", "ICP-4.3", "ICP-4.3-1", "ICP-4.3-2", "ICP-S-7"],
         Normal,
         "Add listener: events with the listener code and an empty id; none after Remove",
         listeners
@@ -635,6 +635,20 @@ async fn listeners(ctx: Ctx) -> CaseResult {
                 return Err(e.fail("ICP-S-10", "waiting for an event"));
             }
         }
+    }
+    if let Some(e) = link.events.iter().find(|e| !(0..=5).contains(&e.level)).cloned() {
+        link.close().await;
+        return Ok(Outcome::fail(
+            &["ICP-4.3-1"],
+            format!("event {} has level {} (0 to 5)", e.event, e.level),
+        ));
+    }
+    if let Some(e) = link.events.iter().find(|e| e.created < 0).cloned() {
+        link.close().await;
+        return Ok(Outcome::fail(
+            &["ICP-4.3-2"],
+            format!("event {} was created at {} ms, before 1970", e.event, e.created),
+        ));
     }
     if let Some(e) = link.events.iter().find(|e| !e.id.is_empty()).cloned() {
         link.close().await;

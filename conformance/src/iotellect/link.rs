@@ -112,6 +112,8 @@ pub struct Ev {
     pub listener: String,
     /// Level.
     pub level: i32,
+    /// Creation time, ms since the Unix epoch.
+    pub created: i64,
 }
 
 /// A reply, owned.
@@ -189,6 +191,7 @@ fn owned(c: Command<'_>) -> Cmd {
                     event: e.event.into(),
                     listener: e.listener.into(),
                     level: e.level,
+                    created: e.created,
                 }),
                 MessageBody::Operation(o) => {
                     let op = match o.body {
