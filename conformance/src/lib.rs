@@ -57,10 +57,10 @@ use std::time::Duration;
 
 pub use case::{Case, Kind, Outcome, Role, Verdict};
 pub use expected::{ExpectedFailure, ExpectedFailures};
+pub use iotellect::targets::{RuntimeIcpAgent, RuntimeIcpServer};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
-pub use iotellect::targets::{RuntimeIcpAgent, RuntimeIcpServer};
 pub use runtime_targets::{RuntimeDevice, RuntimeMqttClient, RuntimeServer, RuntimeSwitchbox};
 pub use targets::{EngineDevice, EngineServer, InProcessTarget};
 pub use tls::{DevTls, RustlsProvider};

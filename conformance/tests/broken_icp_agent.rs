@@ -11,8 +11,7 @@ use ferrocom_conformance::targets::{InProcessTarget, StartFuture, Started, TaskG
 use ferrocom_conformance::{Report, Role, RunOptions, RuntimeIcpAgent, Verdict, run_in_process};
 use ferrocom_wire::codec::Decoded;
 use ferrocom_wire::iotellect::{
-    BinaryFrame, BodyKind, Command, CommandBody, MessageBody, OperationBody, Reply, Start,
-    V2Frame,
+    BinaryFrame, BodyKind, Command, CommandBody, MessageBody, OperationBody, Reply, Start, V2Frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -220,8 +219,8 @@ impl Proxy {
                     });
                 }
             }
-            let zlib = zlib
-                || (self.fault == Fault::CompressesShortCommands && self.to_suite.binary);
+            let zlib =
+                zlib || (self.fault == Fault::CompressesShortCommands && self.to_suite.binary);
             suite.extend(self.to_suite.frame(&out, zlib));
             if switch {
                 self.to_suite.binary = true;
@@ -397,8 +396,18 @@ async fn wrong_reply_ids_fail_s_7_wherever_an_operation_is_answered() {
         r.console_summary()
     );
     let failed: BTreeSet<String> = r.failures().into_iter().map(|(id, _, _)| id).collect();
-    for id in ["ICP-S-7#a1", "ICP-S-8#a1", "ICP-S-9#a1", "ICP-S-3#a1", "ICP-4-3#a1"] {
-        assert!(failed.contains(id), "{id} not failed:\n{}", r.console_summary());
+    for id in [
+        "ICP-S-7#a1",
+        "ICP-S-8#a1",
+        "ICP-S-9#a1",
+        "ICP-S-3#a1",
+        "ICP-4-3#a1",
+    ] {
+        assert!(
+            failed.contains(id),
+            "{id} not failed:\n{}",
+            r.console_summary()
+        );
     }
     // Cases that only exchange Start and its reply still pass.
     for id in ["ICP-S-1#a1", "ICP-S-1#a2", "ICP-S-2#a1", "ICP-3.1-1#a1"] {

@@ -287,7 +287,10 @@ fn icp_server_through_the_command_line() {
         }
         let code = conform::cmd(parse(&args));
         let json = std::fs::read_to_string(reports.join(name).join("report.json")).unwrap();
-        (code, serde_json::from_str::<serde_json::Value>(&json).unwrap())
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        )
     };
     let (code, v) = run("cli-icp-server", Some(ICP_PASSWORD));
     assert_eq!(code, std::process::ExitCode::SUCCESS, "{v}");

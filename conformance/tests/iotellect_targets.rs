@@ -7,8 +7,7 @@
 use std::time::{Duration, Instant};
 
 use ferrocom_conformance::{
-    Report, Role, RunOptions, RuntimeIcpAgent, RuntimeIcpServer, Verdict, all_cases,
-    run_in_process,
+    Report, Role, RunOptions, RuntimeIcpAgent, RuntimeIcpServer, Verdict, all_cases, run_in_process,
 };
 
 fn opts() -> RunOptions {

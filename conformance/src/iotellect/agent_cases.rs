@@ -131,7 +131,14 @@ pub static CASES: &[Case] = &[
     ),
     case!(
         "ICP-S-10#a1",
-        ["ICP-S-10", "ICP-4.2.4", "ICP-4.3", "ICP-4.3-1", "ICP-4.3-2", "ICP-S-7"],
+        [
+            "ICP-S-10",
+            "ICP-4.2.4",
+            "ICP-4.3",
+            "ICP-4.3-1",
+            "ICP-4.3-2",
+            "ICP-S-7"
+        ],
         Normal,
         "Add listener: events with the listener code and an empty id; none after Remove",
         listeners
@@ -348,7 +355,10 @@ async fn before_start(ctx: Ctx) -> CaseResult {
     if s.reply.code != "A" {
         return Ok(Outcome::fail(
             &["ICP-S-1"],
-            format!("Start after the refused Get answered {}", s.reply.describe()),
+            format!(
+                "Start after the refused Get answered {}",
+                s.reply.describe()
+            ),
         ));
     }
     Ok(Outcome::pass(format!(
@@ -491,7 +501,10 @@ async fn reply_ids(ctx: Ctx) -> CaseResult {
         }
     }
     link.close().await;
-    Ok(Outcome::pass(format!("replies came for {}", seen.join(", "))))
+    Ok(Outcome::pass(format!(
+        "replies came for {}",
+        seen.join(", ")
+    )))
 }
 
 async fn expect_denied(
@@ -636,7 +649,12 @@ async fn listeners(ctx: Ctx) -> CaseResult {
             }
         }
     }
-    if let Some(e) = link.events.iter().find(|e| !(0..=5).contains(&e.level)).cloned() {
+    if let Some(e) = link
+        .events
+        .iter()
+        .find(|e| !(0..=5).contains(&e.level))
+        .cloned()
+    {
         link.close().await;
         return Ok(Outcome::fail(
             &["ICP-4.3-1"],
@@ -647,7 +665,10 @@ async fn listeners(ctx: Ctx) -> CaseResult {
         link.close().await;
         return Ok(Outcome::fail(
             &["ICP-4.3-2"],
-            format!("event {} was created at {} ms, before 1970", e.event, e.created),
+            format!(
+                "event {} was created at {} ms, before 1970",
+                e.event, e.created
+            ),
         ));
     }
     if let Some(e) = link.events.iter().find(|e| !e.id.is_empty()).cloned() {
@@ -678,9 +699,7 @@ async fn listeners(ctx: Ctx) -> CaseResult {
     if after > 0 {
         return Ok(Outcome::fail(
             &["ICP-S-10"],
-            format!(
-                "{after} events for listener {LISTENER} after Remove listener was answered"
-            ),
+            format!("{after} events for listener {LISTENER} after Remove listener was answered"),
         ));
     }
     Ok(Outcome::pass(format!(
@@ -879,7 +898,12 @@ pub(super) fn parts(parts: &[&[u8]]) -> Vec<u8> {
     parts.join(&0x17u8)
 }
 
-async fn framed_bad_command(ctx: Ctx, make: fn(&str) -> Vec<u8>, clause: &'static str, what: &str) -> CaseResult {
+async fn framed_bad_command(
+    ctx: Ctx,
+    make: fn(&str) -> Vec<u8>,
+    clause: &'static str,
+    what: &str,
+) -> CaseResult {
     let (mut link, _) = agent_started(&ctx, "4").await?;
     let id = link.id();
     let bytes = link.frame(&make(&id));
@@ -896,7 +920,14 @@ async fn framed_bad_command(ctx: Ctx, make: fn(&str) -> Vec<u8>, clause: &'stati
 }
 
 pub(super) fn command_x(id: &str) -> Vec<u8> {
-    parts(&[b"X", id.as_bytes(), b"O", b"G", b"", NO_SUCH_VARIABLE.as_bytes()])
+    parts(&[
+        b"X",
+        id.as_bytes(),
+        b"O",
+        b"G",
+        b"",
+        NO_SUCH_VARIABLE.as_bytes(),
+    ])
 }
 
 pub(super) fn message_q(id: &str) -> Vec<u8> {
@@ -904,7 +935,14 @@ pub(super) fn message_q(id: &str) -> Vec<u8> {
 }
 
 pub(super) fn operation_z(id: &str) -> Vec<u8> {
-    parts(&[b"M", id.as_bytes(), b"O", b"Z", b"", NO_SUCH_VARIABLE.as_bytes()])
+    parts(&[
+        b"M",
+        id.as_bytes(),
+        b"O",
+        b"Z",
+        b"",
+        NO_SUCH_VARIABLE.as_bytes(),
+    ])
 }
 
 /// A call whose input table value and queue end in a lone `%`.
@@ -947,7 +985,13 @@ async fn unknown_operation(ctx: Ctx) -> CaseResult {
 }
 
 async fn broken_escapes(ctx: Ctx) -> CaseResult {
-    framed_bad_command(ctx, broken_escape, "ICP-S-11", "lone % in a value and the queue").await
+    framed_bad_command(
+        ctx,
+        broken_escape,
+        "ICP-S-11",
+        "lone % in a value and the queue",
+    )
+    .await
 }
 
 /// Levels of the nesting bomb.
@@ -962,5 +1006,11 @@ pub(super) fn nesting_bomb_set(id: &str) -> Vec<u8> {
 }
 
 async fn nesting_bomb(ctx: Ctx) -> CaseResult {
-    framed_bad_command(ctx, nesting_bomb_set, "ICP-S-11", "a value nested 50 000 levels deep").await
+    framed_bad_command(
+        ctx,
+        nesting_bomb_set,
+        "ICP-S-11",
+        "a value nested 50 000 levels deep",
+    )
+    .await
 }

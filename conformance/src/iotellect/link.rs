@@ -538,9 +538,7 @@ impl Link {
     pub fn frame(&self, body: &[u8]) -> Vec<u8> {
         match self.tx_framing {
             Framing::V2 => v2_frame(body),
-            Framing::Binary => {
-                binary_frame(body, self.tx_compress && body.len() > COMPRESS_ABOVE)
-            }
+            Framing::Binary => binary_frame(body, self.tx_compress && body.len() > COMPRESS_ABOVE),
         }
     }
 

@@ -14,9 +14,7 @@ use super::agent_cases::{
     BAD_ZLIB, broken_escape, check_compression, command_x, header, long_name, nesting_bomb_set,
     operation_z, with_kind, without_cr,
 };
-use super::link::{
-    self, CR, Framing, Link, LinkError, NO_SUCH_VARIABLE, STX, body, get, reply,
-};
+use super::link::{self, CR, Framing, Link, LinkError, NO_SUCH_VARIABLE, STX, body, get, reply};
 use super::session::{
     Target, accept_start, expect_rejection, next_start, server_start, server_started,
 };
@@ -238,7 +236,10 @@ async fn switched(ctx: Ctx, version: u8) -> CaseResult {
         Ok(Some(how)) if frames.iter().all(|f| *f == Framing::Binary) => Ok(Outcome::pass(
             format!("A/{version} sent; {how}, every frame V{version}"),
         )),
-        Ok(Some(how)) => Ok(Outcome::fail(&["ICP-S-4"], format!("{how}, not V{version}"))),
+        Ok(Some(how)) => Ok(Outcome::fail(
+            &["ICP-S-4"],
+            format!("{how}, not V{version}"),
+        )),
     }
 }
 

@@ -197,7 +197,10 @@ pub async fn reaction(
                         ),
                     )));
                 }
-                link.note(format!("reply {} (not to the malformed input)", r.describe()));
+                link.note(format!(
+                    "reply {} (not to the malformed input)",
+                    r.describe()
+                ));
             }
             Ok((_, other)) => link
                 .respond(&other)

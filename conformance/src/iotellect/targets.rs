@@ -32,7 +32,9 @@ struct ConformAgent;
 
 impl Handler for ConformAgent {
     fn get_variable(&mut self, _context: &str, variable: &str) -> Result<DataTable, Refusal> {
-        Err(Refusal::denied(format!("Variable not available: {variable}")))
+        Err(Refusal::denied(format!(
+            "Variable not available: {variable}"
+        )))
     }
 
     fn set_variable(
@@ -41,7 +43,9 @@ impl Handler for ConformAgent {
         variable: &str,
         _value: DataTable,
     ) -> Result<(), Refusal> {
-        Err(Refusal::denied(format!("Variable not available: {variable}")))
+        Err(Refusal::denied(format!(
+            "Variable not available: {variable}"
+        )))
     }
 
     fn has_event(&self, context: &str, event: &str) -> bool {
