@@ -130,7 +130,7 @@ struct Proxy {
 
 impl Proxy {
     /// Bytes from the suite; returns (to the agent, back to the suite).
-    fn from_suite(&mut self, bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    fn suite_wrote(&mut self, bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let (mut agent, mut back) = (Vec::new(), Vec::new());
         for p in self.to_agent.pieces(bytes) {
             let (body, zlib) = match p {
@@ -186,7 +186,7 @@ impl Proxy {
     }
 
     /// Bytes from the agent, to the suite.
-    fn from_agent(&mut self, bytes: &[u8]) -> Vec<u8> {
+    fn agent_wrote(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut suite = Vec::new();
         for p in self.to_suite.pieces(bytes) {
             let (body, zlib) = match p {
@@ -248,14 +248,14 @@ async fn pump(fault: Fault, mut agent: TcpStream, suite: SocketAddr) {
             r = agent.read(&mut a) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let out = p.from_agent(&a[..n]);
+                    let out = p.agent_wrote(&a[..n]);
                     if suite.write_all(&out).await.is_err() { break }
                 }
             },
             r = suite.read(&mut s) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let (to_agent, back) = p.from_suite(&s[..n]);
+                    let (to_agent, back) = p.suite_wrote(&s[..n]);
                     if agent.write_all(&to_agent).await.is_err() { break }
                     if suite.write_all(&back).await.is_err() { break }
                 }
