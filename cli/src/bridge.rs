@@ -85,7 +85,7 @@ pub struct BridgeArgs {
 }
 
 /// `host[:port]` of a broker URL with `default_port` filled in, and the host alone.
-fn host_port(rest: &str, default_port: u16) -> Result<(String, String), String> {
+pub(crate) fn host_port(rest: &str, default_port: u16) -> Result<(String, String), String> {
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err("broker URL without a host".into());

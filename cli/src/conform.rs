@@ -1,8 +1,9 @@
 //! `ferrocom conform`: the conformance suite. Without arguments it starts ferrocom's own
-//! server, device, MQTT client and switchbox in-process on loopback, runs every case
-//! against them and writes the reports under `target/conformance/`; with `--target` and
-//! `--role` it tests another implementation (an IOCOM server or device, an MQTT broker
-//! or client, a switchbox), over TCP or TLS (a switchbox: TLS only).
+//! server, device, MQTT client, switchbox and Iotellect agent and server in-process on
+//! loopback, runs every case against them and writes the reports under
+//! `target/conformance/`; with `--target` and `--role` it tests another implementation
+//! (an IOCOM server or device, an MQTT broker or client, a switchbox, an Iotellect agent
+//! or server), over TCP or TLS (a switchbox: TLS only).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ const BAD_INPUT: u8 = 2;
 /// Arguments of `ferrocom conform`.
 #[derive(Debug, Args)]
 #[command(
-    about = "Run the conformance suite (no arguments: against ferrocom's own server, device, MQTT client and switchbox on loopback)",
+    about = "Run the conformance suite (no arguments: against ferrocom's own server, device, MQTT client, switchbox and Iotellect agent and server on loopback)",
     after_help = "Examples:\n  ferrocom conform\n  \
 ferrocom conform --target tcp://192.168.1.10:6368 --role server\n  \
 ferrocom conform --target tcp://0.0.0.0:6368 --role device   (the device must connect here)\n  \
@@ -29,17 +30,24 @@ ferrocom conform --target tcp://0.0.0.0:1883 --role client   (the MQTT client mu
 ferrocom conform --target tls://192.168.1.10:6369 --role server --ca ca.pem --user gina --password pw\n  \
 ferrocom conform --target tls://0.0.0.0:6369 --role device --cert chain.pem --key key.pem\n  \
 ferrocom conform --target tls://sb.example.com:6362 --role switchbox --ca ca.pem --user plant --password pw\n    \
-(the suite publishes --network as a service with that account, and connects clients to it)\n\n\
+(the suite publishes --network as a service with that account, and connects clients to it)\n  \
+ferrocom conform --target tcp://0.0.0.0 --role icp-agent --icp-password pw --icp-event dev1:alarm\n  \
+ferrocom conform --target tcp://iotellect.example --role icp-server --icp-password pw\n\n\
+Iotellect roles: icp-agent (the agent connects to the suite, which plays the server) and\n\
+icp-server (the suite connects as an agent); without a port the target uses 6480, or 6481\n\
+with TLS.\n\n\
 Exit code 0 when every failure is listed in the expected-failures file and no listed case passes."
 )]
 pub struct ConformArgs {
     /// The implementation under test: tcp://HOST:PORT or tls://HOST:PORT (a server,
-    /// broker or switchbox; a switchbox only tls://), or for --role device or client the
-    /// address the suite listens on for it.
+    /// broker, switchbox or Iotellect server; a switchbox only tls://), or for --role
+    /// device, client or icp-agent the address the suite listens on for it. The
+    /// Iotellect roles default to port 6480 (6481 with TLS).
     #[arg(long, value_name = "URL", requires = "role")]
     pub target: Option<String>,
 
-    /// Role of the target: server, device, broker, client or switchbox.
+    /// Role of the target: server, device, broker, client, switchbox, icp-agent or
+    /// icp-server.
     #[arg(long, value_name = "ROLE", requires = "target")]
     pub role: Option<String>,
 
@@ -80,6 +88,19 @@ pub struct ConformArgs {
     /// ... and its password.
     #[arg(long, value_name = "PASSWORD", requires = "user")]
     pub password: Option<String>,
+
+    /// Iotellect: the password of the agent under test (its login answer is checked), or
+    /// the one the server under test expects of agents (the suite's agent answers its
+    /// login challenge with it). Without it the login cases are unsupported, and a
+    /// server that checks login drops the suite's agent, failing other cases.
+    #[arg(long, value_name = "PASSWORD")]
+    pub icp_password: Option<String>,
+
+    /// Iotellect agent: an event it offers and fires every few seconds at most, as
+    /// CONTEXT:EVENT (CONTEXT empty or left out: the root context), for the listener
+    /// case. Without it that case is unsupported.
+    #[arg(long, value_name = "[CONTEXT:]EVENT")]
+    pub icp_event: Option<String>,
 
     /// Expected-failures file (default: conformance/expected/<name>.toml).
     #[arg(long, value_name = "FILE")]
@@ -128,6 +149,11 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
     if let (Some(u), Some(p)) = (&args.user, &args.password) {
         options.settings.account = Some((u.clone(), p.clone()));
     }
+    options.settings.icp_password = args.icp_password.clone();
+    options.settings.icp_event = args.icp_event.as_deref().map(|e| match e.rsplit_once(':') {
+        Some((context, event)) => (context.to_string(), event.to_string()),
+        None => (String::new(), e.to_string()),
+    });
 
     let (Some(target), Some(role)) = (&args.target, &args.role) else {
         let reports = rt.block_on(run_main_job(&args.report_dir, &options));
@@ -135,7 +161,7 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
     };
     let Some(role) = Role::parse(role) else {
         eprintln!(
-            "ferrocom conform: unknown role {role:?} (server, device, broker, switchbox, client)"
+            "ferrocom conform: unknown role {role:?} (server, device, broker, switchbox, client, icp-agent, icp-server)"
         );
         return ExitCode::from(BAD_INPUT);
     };
@@ -148,14 +174,18 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
         }
         None => (target.as_str(), false),
     };
-    let address = address.trim_end_matches('/').to_string();
-    if role == Role::Switchbox && !(args.tls || tls_url) {
+    let mut address = address.trim_end_matches('/').to_string();
+    let use_tls = args.tls || tls_url;
+    if role == Role::Switchbox && !use_tls {
         eprintln!(
             "ferrocom conform: a switchbox speaks TLS only: give a tls:// target (with --ca or --insecure)"
         );
         return ExitCode::from(BAD_INPUT);
     }
-    let tls = if args.tls || tls_url {
+    if let Some(port) = role.default_port(use_tls) {
+        address = with_default_port(&address, port);
+    }
+    let tls = if use_tls {
         match tls_provider(&args, role) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -204,7 +234,9 @@ pub fn cmd(args: ConformArgs) -> ExitCode {
 fn tls_provider(args: &ConformArgs, role: Role) -> Result<Arc<dyn TlsProvider>, String> {
     let p = if role.connects_to_suite() {
         let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
-            return Err("--role device or client over TLS needs --cert FILE and --key FILE".into());
+            return Err(format!(
+                "--role {role} over TLS needs --cert FILE and --key FILE"
+            ));
         };
         RustlsProvider::server_from_files(cert, key)
     } else {
@@ -216,6 +248,24 @@ fn tls_provider(args: &ConformArgs, role: Role) -> Result<Arc<dyn TlsProvider>, 
     };
     p.map(|p| Arc::new(p) as Arc<dyn TlsProvider>)
         .map_err(|e| e.to_string())
+}
+
+/// `address` with `port` added when it names no port: `host` → `host:port`,
+/// `[v6]` and a bare `v6` → `[v6]:port`; `host:p` and `[v6]:p` stay as they are.
+pub(crate) fn with_default_port(address: &str, port: u16) -> String {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = address.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((_, tail)) if tail.strip_prefix(':').is_some_and(digits) => address.into(),
+            Some((v6, _)) => format!("[{v6}]:{port}"),
+            None => address.into(),
+        };
+    }
+    match address.matches(':').count() {
+        0 => format!("{address}:{port}"),
+        1 => address.into(),
+        _ => format!("[{address}]:{port}"),
+    }
 }
 
 fn exit(reports: &[Report]) -> ExitCode {

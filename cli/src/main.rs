@@ -11,6 +11,7 @@ mod conform;
 mod connect;
 mod device;
 mod r#gen;
+mod iotellect;
 mod server;
 mod spy;
 mod switchbox;
@@ -29,6 +30,7 @@ enum Command {
     Server(server::ServerArgs),
     Device(device::DeviceArgs),
     Bridge(bridge::BridgeArgs),
+    Iotellect(iotellect::IotellectArgs),
     Spy(spy::SpyArgs),
     Cert(cert::CertArgs),
     Conform(conform::ConformArgs),
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Server(args) => server::run(args),
         Command::Device(args) => device::run(args),
         Command::Bridge(args) => bridge::run(args),
+        Command::Iotellect(args) => iotellect::run(args),
         Command::Spy(args) => spy::run(args),
         Command::Cert(args) => cert::run(args),
         Command::Conform(args) => conform::cmd(args),

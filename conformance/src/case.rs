@@ -25,19 +25,40 @@ pub enum Role {
     /// An MQTT 3.1.1 client (the suite acts as the broker; the client connects to the
     /// suite).
     Client,
+    /// An Iotellect agent (the suite acts as the server; the agent connects to the
+    /// suite, by default on port 6480, 6481 with TLS).
+    #[serde(rename = "icp-agent")]
+    IcpAgent,
+    /// An Iotellect server (the suite connects to it as an agent; default ports 6480,
+    /// 6481 with TLS).
+    #[serde(rename = "icp-server")]
+    IcpServer,
 }
 
 impl Role {
     /// The target connects to the suite (it listens), rather than the other way round.
     pub fn connects_to_suite(self) -> bool {
-        matches!(self, Role::Device | Role::Client)
+        matches!(self, Role::Device | Role::Client | Role::IcpAgent)
     }
 
-    /// Its cases run one after the other: a device or client under test has one
-    /// connection at a time, and on a switchbox one IO network is published by one
-    /// service at a time (every switchbox case publishes the same network).
+    /// The protocol's default port for a target address given without one, plain and
+    /// TLS (Iotellect: 6480 / 6481).
+    pub fn default_port(self, tls: bool) -> Option<u16> {
+        match self {
+            Role::IcpAgent | Role::IcpServer => Some(if tls { 6481 } else { 6480 }),
+            _ => None,
+        }
+    }
+
+    /// Its cases run one after the other: a device, client or Iotellect agent under
+    /// test has one connection at a time, and on a switchbox one IO network is
+    /// published by one service at a time (every switchbox case publishes the same
+    /// network).
     pub fn one_case_at_a_time(self) -> bool {
-        matches!(self, Role::Device | Role::Client | Role::Switchbox)
+        matches!(
+            self,
+            Role::Device | Role::Client | Role::Switchbox | Role::IcpAgent
+        )
     }
 }
 
@@ -50,6 +71,8 @@ impl Role {
             Role::Broker => "broker",
             Role::Switchbox => "switchbox",
             Role::Client => "client",
+            Role::IcpAgent => "icp-agent",
+            Role::IcpServer => "icp-server",
         }
     }
 
@@ -61,6 +84,8 @@ impl Role {
             Role::Broker,
             Role::Switchbox,
             Role::Client,
+            Role::IcpAgent,
+            Role::IcpServer,
         ]
         .into_iter()
         .find(|r| r.name() == s)
@@ -235,6 +260,14 @@ pub struct CaseSettings {
     /// An account the server under test holds (device name, password), for the TLS
     /// authorization cases; `None` makes them `unsupported`.
     pub account: Option<(String, String)>,
+    /// Iotellect: the password of the agent under test (its `login` answer is checked
+    /// against it), or the password the server under test expects of agents (the
+    /// suite's agent answers `login` with it); `None` makes the login cases
+    /// `unsupported`.
+    pub icp_password: Option<String>,
+    /// Iotellect: an event the agent under test offers and fires (context path, event
+    /// name), for the listener case; `None` makes it `unsupported`.
+    pub icp_event: Option<(String, String)>,
 }
 
 impl Default for CaseSettings {
@@ -244,6 +277,8 @@ impl Default for CaseSettings {
             reply_timeout: Duration::from_secs(3),
             password: String::new(),
             account: None,
+            icp_password: None,
+            icp_event: None,
         }
     }
 }

@@ -11,7 +11,10 @@
 //!   the generated codec, malformed input derived from its output; unique client ids and
 //!   topics per case and run), an MQTT broker against clients
 //!   ([`mqtt::client_cases`]), an IO network service and its clients against a
-//!   switchbox ([`switchbox::cases`], TLS only, one case at a time).
+//!   switchbox ([`switchbox::cases`], TLS only, one case at a time), and for Iotellect a
+//!   server against agents ([`iotellect::agent_cases`], role `icp-agent`, the agent
+//!   connects to the suite) and an agent against servers ([`iotellect::server_cases`],
+//!   role `icp-server`).
 //! * Connections are plain TCP or TLS: [`RustlsProvider`] is the [`TlsProvider`] on the
 //!   runtime's rustls adapter, [`DevTls`] a development CA for in-process TLS targets.
 //! * Verdicts: pass, non-strict, fail, unsupported, informational, each with a wire log.
@@ -36,6 +39,7 @@
 pub mod case;
 pub mod expected;
 pub mod iocom;
+pub mod iotellect;
 pub mod manifest;
 pub mod mqtt;
 pub mod peer;
@@ -53,6 +57,7 @@ use std::time::Duration;
 
 pub use case::{Case, Kind, Outcome, Role, Verdict};
 pub use expected::{ExpectedFailure, ExpectedFailures};
+pub use iotellect::targets::{RuntimeIcpAgent, RuntimeIcpServer};
 pub use peer::{Endpoint, TlsProvider};
 pub use report::{Report, TargetInfo};
 pub use runner::RunOptions;
@@ -68,6 +73,8 @@ pub fn all_cases() -> Vec<Case> {
     v.extend_from_slice(mqtt::broker_cases::CASES);
     v.extend_from_slice(mqtt::client_cases::CASES);
     v.extend_from_slice(switchbox::cases::CASES);
+    v.extend_from_slice(iotellect::agent_cases::CASES);
+    v.extend_from_slice(iotellect::server_cases::CASES);
     v
 }
 
@@ -221,7 +228,7 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// every case against them, prints the summaries and writes the reports under
 /// `report_dir/<target>/`. Returns the reports; the run is OK if every report is.
 ///
-/// Eight targets, reported in this order: the stand-ins built directly on the sans-I/O
+/// Ten targets, reported in this order: the stand-ins built directly on the sans-I/O
 /// engine of `ferrocom-runtime` ([`EngineServer`] `ferrocom-engine-server`,
 /// [`EngineDevice`] `ferrocom-engine-device`), the runtime's real tokio roles
 /// ([`RuntimeServer`] `ferrocom-server`, [`RuntimeDevice`] `ferrocom-device`) and their
@@ -229,8 +236,11 @@ fn info_of(role: Role, addr: &str, name: &str) -> TargetInfo {
 /// certificates, every case of their role but the slow timer cases, which their plain
 /// TCP twins run),
 /// the runtime's MQTT client ([`RuntimeMqttClient`] `ferrocom-mqtt-client`, the suite
-/// as its broker) and the runtime's switchbox ([`RuntimeSwitchbox`]
-/// `ferrocom-switchbox`, the suite as its service and clients, over TLS).
+/// as its broker), the runtime's Iotellect agent and server ([`RuntimeIcpAgent`]
+/// `ferrocom-icp-agent`, the suite as its server; [`RuntimeIcpServer`]
+/// `ferrocom-icp-server`, the suite as an agent) and the runtime's switchbox
+/// ([`RuntimeSwitchbox`] `ferrocom-switchbox`, the suite as its service and clients,
+/// over TLS).
 ///
 /// The switchbox cases run one at a time (one network, one service) and one of them
 /// waits 10 s for a keep-alive, so the switchbox target runs beside the others, from
@@ -263,6 +273,8 @@ pub async fn run_main_job(report_dir: &Path, options: &RunOptions) -> Vec<Report
         (Err(e), _) | (_, Err(e)) => eprintln!("no TLS targets: {e}"),
     }
     targets.push(Box::new(RuntimeMqttClient::default()));
+    targets.push(Box::new(RuntimeIcpAgent::default()));
+    targets.push(Box::new(RuntimeIcpServer::default()));
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_in_process(t.as_ref(), options).await;

@@ -230,3 +230,124 @@ fn switchbox_through_the_command_line() {
     drop(started);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn iotellect_roles_parse_and_default_their_port() {
+    use ferrocom_conformance::Role;
+    assert_eq!(Role::parse("icp-agent"), Some(Role::IcpAgent));
+    assert_eq!(Role::parse("icp-server"), Some(Role::IcpServer));
+    assert_eq!(Role::IcpServer.default_port(false), Some(6480));
+    assert_eq!(Role::IcpAgent.default_port(true), Some(6481));
+    assert_eq!(Role::Server.default_port(false), None);
+    assert_eq!(conform::with_default_port("host", 6480), "host:6480");
+    assert_eq!(conform::with_default_port("host:7000", 6480), "host:7000");
+    assert_eq!(conform::with_default_port("[::1]", 6481), "[::1]:6481");
+    assert_eq!(conform::with_default_port("[::1]:9", 6481), "[::1]:9");
+    assert_eq!(conform::with_default_port("::1", 6480), "[::1]:6480");
+    let c = parse(&[
+        "--target",
+        "tcp://x",
+        "--role",
+        "icp-agent",
+        "--icp-password",
+        "pw",
+        "--icp-event",
+        "users.admin:alarm",
+    ]);
+    assert_eq!(c.icp_password.as_deref(), Some("pw"));
+    assert_eq!(c.icp_event.as_deref(), Some("users.admin:alarm"));
+}
+
+/// `--role icp-server` against the runtime's Iotellect server: with its password every
+/// case passes; without it the login cases are unsupported, not failed.
+#[test]
+fn icp_server_through_the_command_line() {
+    use ferrocom_conformance::iotellect::targets::ICP_PASSWORD;
+    use ferrocom_conformance::{InProcessTarget, RuntimeIcpServer};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = rt
+        .block_on(RuntimeIcpServer::default().start(None))
+        .unwrap();
+    let dir = temp_dir("icp-server");
+    let url = format!("tcp://{}", started.addr);
+    let reports = dir.join("reports");
+    let run = |name: &str, password: Option<&str>| {
+        let mut args = vec![
+            "--target",
+            &url,
+            "--role",
+            "icp-server",
+            "--name",
+            name,
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ];
+        if let Some(p) = password {
+            args.extend(["--icp-password", p]);
+        }
+        let code = conform::cmd(parse(&args));
+        let json = std::fs::read_to_string(reports.join(name).join("report.json")).unwrap();
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        )
+    };
+    let (code, v) = run("cli-icp-server", Some(ICP_PASSWORD));
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{v}");
+    assert_eq!(v["target"]["role"], "icp-server");
+    assert_eq!(v["summary"]["pass"], v["summary"]["total"], "{v}");
+    // Without the password the server drops the suite's agent after its login answer
+    // (racing the other cases, which may fail); the login case says unsupported.
+    let (_, v) = run("cli-icp-server-nopw", None);
+    let cases = v["cases"].as_array().unwrap();
+    let login = cases.iter().find(|c| c["id"] == "ICP-S-9#s1").unwrap();
+    assert_eq!(login["verdict"], "unsupported", "{login}");
+    drop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--role icp-agent`: the runtime's agent connects to the address given.
+#[test]
+fn icp_agent_through_the_command_line() {
+    use ferrocom_conformance::{InProcessTarget, RuntimeIcpAgent};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    // The agent retries until the suite listens.
+    let started = rt
+        .block_on(RuntimeIcpAgent::default().start(Some(addr)))
+        .unwrap();
+    let dir = temp_dir("icp-agent");
+    let reports = dir.join("reports");
+    let c = parse(&[
+        "--target",
+        &format!("tcp://{addr}"),
+        "--role",
+        "icp-agent",
+        "--icp-password",
+        ferrocom_conformance::iotellect::targets::ICP_PASSWORD,
+        "--icp-event",
+        ":conformEvent",
+        "--only",
+        "ICP-S-1#a1",
+        "--only",
+        "ICP-S-9#a1",
+        "--only",
+        "ICP-S-10#a1",
+        "--name",
+        "cli-icp-agent",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(conform::cmd(c), std::process::ExitCode::SUCCESS);
+    let json = std::fs::read_to_string(reports.join("cli-icp-agent/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["total"], 3, "{json}");
+    assert_eq!(v["summary"]["pass"], 3, "{json}");
+    drop(started);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,7 @@
 //! The main job against ferrocom's own servers and devices (the engine-based stand-ins,
 //! the runtime's real tokio roles and their TLS variants, the MQTT client, the
-//! switchbox): every case passes or is listed with a reason, in well under 60 s.
+//! switchbox, the Iotellect agent and server): every case passes or is listed with a
+//! reason, in well under 60 s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ async fn main_job_passes_against_ferrocom() {
             "ferrocom-server-tls",
             "ferrocom-device-tls",
             "ferrocom-mqtt-client",
+            "ferrocom-icp-agent",
+            "ferrocom-icp-server",
             "ferrocom-switchbox"
         ]
     );

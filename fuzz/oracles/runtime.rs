@@ -31,6 +31,8 @@ pub const TARGETS: &[Target] = &[
     ("engine_serial_server", engine_serial_server),
     ("engine_serial_device", engine_serial_device),
     ("mqtt_session", mqtt_session),
+    #[cfg(feature = "iotellect")]
+    ("iotellect_session", iotellect_session),
 ];
 
 /// The server role on a socket (fed a device's stream, handshake first).
@@ -231,5 +233,126 @@ fn check_mqtt_client_stream(bytes: &[u8]) {
         }
         first = false;
         at += used;
+    }
+}
+
+/// The Iotellect session engine (`ferrocom_runtime::iotellect::Session`) fed a peer's
+/// byte stream. Input: byte 0 = chunk size − 1, byte 1 = clock step (in 100 ms), byte 2
+/// = which end (even: agent, fed a server's stream; odd: server, fed an agent's), then
+/// the stream. Commands are limited to 4 KiB so the limits are reached. Every request of
+/// the peer is answered (a table, or a refusal), and the server end makes a request
+/// of each kind once started.
+///
+/// Checks: no panic; every error has a message; after an error nothing more is
+/// transmitted; buffered input stays within the command limit plus a frame header;
+/// everything transmitted is whole frames (V2 or V3/V4) holding commands the codec
+/// decodes.
+#[cfg(feature = "iotellect")]
+pub fn iotellect_session(data: &[u8]) {
+    use ferrocom_runtime::iotellect::{
+        Config, Event, ListenerSpec, OutgoingEvent, Refusal, Session,
+    };
+
+    let [size, step, side, stream @ ..] = data else {
+        return;
+    };
+    let chunk = usize::from(*size) + 1;
+    let step = u64::from(*step) * 100;
+    let server = side % 2 == 1;
+    let mut cfg = if server {
+        Config::server()
+    } else {
+        Config::agent()
+    };
+    cfg.max_command = 4096;
+    cfg.max_pending = 8;
+    let limit = cfg.max_command + 6;
+    let mut now = 0;
+    let mut s = Session::new(cfg, now);
+    let mut sent = Vec::new();
+    s.poll_transmit(&mut sent);
+    let mut asked = false;
+    let listener = ListenerSpec {
+        context: "c".into(),
+        event: "e".into(),
+        listener: Some(1),
+        filter: Some("%".into()),
+        fingerprint: None,
+    };
+    for piece in stream.chunks(chunk) {
+        now += step;
+        let mut r = s.handle_input(piece, now);
+        if r.is_ok()
+            && let Some(t) = s.poll_timeout()
+            && t <= now
+        {
+            r = s.handle_timeout(now);
+        }
+        assert!(
+            s.buffered_len() <= limit,
+            "{} bytes buffered, limit {limit}",
+            s.buffered_len()
+        );
+        while let Some(e) = s.poll_event() {
+            if let Event::Request(req) = e {
+                let _ = if req.id.len() % 2 == 0 {
+                    s.reply(&req.id, &[b"\x1cR\x1e\x1c1\x1d\x1d"])
+                } else {
+                    s.refuse(&req.id, &Refusal::error("no\r%/"))
+                };
+            }
+        }
+        if s.is_started() && !asked {
+            asked = true;
+            let _ = s.get_variable("c", "v", now);
+            let _ = s.set_variable("c", "v", &[b'x'; 300], Some("q"), now);
+            let _ = s.call_function("", "f", b"", now);
+            let _ = s.add_listener(&listener, now);
+            let _ = s.remove_listener(&listener, now);
+            let _ = s.send_event(&OutgoingEvent {
+                context: "c",
+                event: "e",
+                level: 1,
+                event_id: "1",
+                listener: "1",
+                data: b"",
+                created: 0,
+                server_id: None,
+            });
+        }
+        let before = sent.len();
+        s.poll_transmit(&mut sent);
+        if let Err(e) = r {
+            assert!(!e.to_string().is_empty(), "an error without a message");
+            assert_eq!(sent.len(), before, "a failed session kept writing");
+            break;
+        }
+    }
+    check_iotellect_stream(&sent);
+}
+
+/// Whole frames, each holding a command the codec decodes. A V2 frame's command starts
+/// with `M` or `R`; a V3/V4 frame's length starts with a byte below 0x02 (16 MiB at
+/// most), so the two cannot be confused.
+#[cfg(feature = "iotellect")]
+fn check_iotellect_stream(mut bytes: &[u8]) {
+    use ferrocom_wire::iotellect::{BinaryFrame, Command, V2Frame};
+
+    while !bytes.is_empty() {
+        let (command, used) = if matches!(bytes.get(1), Some(b'M' | b'R')) {
+            match V2Frame::decode(bytes) {
+                Ok(Decoded::Complete(f, used)) => (f.command.to_vec(), used),
+                other => panic!("the session sent a broken V2 frame: {other:?}"),
+            }
+        } else {
+            match BinaryFrame::decode(bytes) {
+                Ok(Decoded::Complete(f, used)) => (f.body.into_owned(), used),
+                other => panic!("the session sent a broken V3/V4 frame: {other:?}"),
+            }
+        };
+        if let Err(e) = Command::decode_exact(&command) {
+            panic!("the session sent a malformed command: {e}");
+        }
+        bytes = &bytes[used..];
     }
 }

@@ -11,6 +11,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod iocom;
+#[cfg(feature = "iotellect")]
+pub mod iotellect;
 pub mod mqtt;
 pub mod switchbox;
 
@@ -18,6 +20,8 @@ pub mod switchbox;
 pub mod bridge;
 #[cfg(feature = "tokio")]
 pub mod device;
+#[cfg(all(feature = "iotellect", feature = "tokio"))]
+pub mod iotellect_net;
 #[cfg(feature = "tokio")]
 pub mod mqtt_client;
 #[cfg(feature = "tokio")]
