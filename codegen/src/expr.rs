@@ -23,7 +23,8 @@ pub struct Local<'s> {
     pub ty: Option<&'s Type>,
     /// Stored as `Option<T>`.
     pub optional: bool,
-    /// Tokens for the bytes as they go on the wire (transformed fields when encoding).
+    /// Tokens for the field as it goes on the wire: a `codec::Transformed` (which has
+    /// `len()`) for transformed fields when encoding.
     pub wire: Option<TokenStream>,
 }
 

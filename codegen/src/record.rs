@@ -961,12 +961,12 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         }
         let body = if f.transform.is_some() {
             let w = format_ident!("__{}_wire", fname.to_string().trim_start_matches("r#"));
-            let w = if f.condition.is_some() {
-                quote!(#w.as_deref().unwrap_or(&[]))
+            let write = if f.condition.is_some() {
+                quote!(if let Some(__w) = &#w { __w.write(__out); })
             } else {
-                quote!(#w)
+                quote!(#w.write(__out);)
             };
-            end_part(cx, sep, &info, quote!(__out.extend_from_slice(&#w[..]);))
+            end_part(cx, sep, &info, write)
         } else {
             match (sep, &f.ty) {
                 (Some(_), t) if names::is_spread(cx, t) => {
@@ -1205,7 +1205,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             /// Appends the encoded message to `out` and returns its length. On error
             /// nothing is appended.
             #[inline]
-            pub fn encode(&self, out: &mut #s::__private::Vec<u8>) -> ::core::result::Result<usize, #s::codec::EncodeError> {
+            pub fn encode<__W: #s::codec::Sink + ?Sized>(&self, out: &mut __W) -> ::core::result::Result<usize, #s::codec::EncodeError> {
                 let __start = out.len();
                 let mut __ck = None;
                 if let Err(e) = self.write(out, __start, &mut __ck) {
@@ -1213,7 +1213,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                     return Err(e);
                 }
                 if let Some((__at, _, __order)) = __ck {
-                    #s::codec::patch_crc16(out, __start, __at, __order);
+                    #s::codec::patch_crc16(out.written_mut(), __start, __at, __order);
                 }
                 Ok(out.len() - __start)
             }
@@ -1265,7 +1265,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 /// Appends the encoded message to `out` and returns its length. On error
                 /// nothing is appended.
                 #[inline]
-                pub fn encode(&self, out: &mut #s::__private::Vec<u8>) -> ::core::result::Result<usize, #s::codec::EncodeError> {
+                pub fn encode<__W: #s::codec::Sink + ?Sized>(&self, out: &mut __W) -> ::core::result::Result<usize, #s::codec::EncodeError> {
                     let __start = out.len();
                     let mut __ck = None;
                     if let Err(e) = self.write(out, __start, &mut __ck) {
@@ -1275,7 +1275,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                     // Every part was written with the separator that ends it; the last
                     // one ends the message instead.
                     if out.len() > __start {
-                        out.pop();
+                        out.truncate(out.len() - 1);
                     }
                     Ok(out.len() - __start)
                 }
@@ -1327,7 +1327,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             /// Writes the message inside an enclosing frame that starts at `__frame`;
             /// a checksum field records its position in `__ck` for the frame to patch.
             #[inline]
-            pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
+            pub fn write<__W: #s::codec::Sink + ?Sized>(&self, __out: &mut __W, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
                 #prologue_w
                 #more_init
                 #(#write)*
@@ -1383,7 +1383,7 @@ fn expr_has_call(e: &ferrocom_spec::model::Expr) -> bool {
     }
 }
 
-/// Binds stored fields as references, computes transformed wire bytes, then derived
+/// Binds stored fields as references, measures transformed wire bytes, then derived
 /// values (as `i128`), for `write` (fallible) or `encoded_len`.
 fn encode_prologue<'s>(
     cx: &Cx<'s>,
@@ -1423,22 +1423,11 @@ fn encode_prologue<'s>(
                 None => quote!(true),
             };
             let w = format_ident!("__{}_wire", n.to_string().trim_start_matches("r#"));
-            let wire_of = quote! {
-                if #cond {
-                    let mut __buf = #s::__private::Vec::with_capacity(#n.len());
-                    <#path as #s::codec::Transform>::encode(&#n[..], &mut __buf);
-                    #s::__private::Cow::Owned(__buf)
-                } else {
-                    #s::__private::Cow::Borrowed(&#n[..])
-                }
-            };
+            let wire_of = quote!(#s::codec::Transformed::<#path>::new(&#n[..], #cond));
             out.push(if f.condition.is_some() {
-                quote! {
-                    let #w: ::core::option::Option<#s::__private::Cow<'_, [u8]>> =
-                        #n.as_ref().map(|#n| #wire_of);
-                }
+                quote!(let #w = #n.as_ref().map(|#n| #wire_of);)
             } else {
-                quote!(let #w: #s::__private::Cow<'_, [u8]> = #wire_of;)
+                quote!(let #w = #wire_of;)
             });
             wire = Some(quote!(#w));
         }

@@ -294,7 +294,7 @@ pub fn gen_union(cx: &Cx<'_>, u: &UnionDef) -> Result<TokenStream> {
 
             /// Writes the payload (the tag is written by the enclosing record).
             #[inline]
-            pub fn write(&self, __out: &mut #s::__private::Vec<u8>, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
+            pub fn write<__W: #s::codec::Sink + ?Sized>(&self, __out: &mut __W, __frame: usize, __ck: &mut Option<(usize, usize, #s::codec::ByteOrder)>) -> ::core::result::Result<(), #s::codec::EncodeError> {
                 match self {
                     #(#write_arms)*
                 }

@@ -3,9 +3,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod codec;
+#[cfg(feature = "alloc")]
 pub mod packed_json;
 pub mod signals;
 pub mod transforms;

@@ -2,11 +2,9 @@
 
 use core::fmt;
 
-use alloc::vec::Vec;
-
 use super::crc::crc16_modbus_zeroed;
 use super::error::{DecodeError, DecodeErrorKind, Fail, FieldInfo};
-use super::{ByteOrder, Transform};
+use super::ByteOrder;
 
 /// Result of a streaming decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,9 +500,10 @@ impl<'a> Reader<'a> {
 
     /// Runs the decode side of transform `T` over `input`, mapping its failure to
     /// [`DecodeErrorKind::Transform`] at the current field.
+    #[cfg(feature = "alloc")]
     #[inline]
-    pub fn transform<T: Transform>(&self, input: &[u8]) -> Result<Vec<u8>, Fail> {
-        let mut out = Vec::new();
+    pub fn transform<T: super::Transform>(&self, input: &[u8]) -> Result<alloc::vec::Vec<u8>, Fail> {
+        let mut out = alloc::vec::Vec::new();
         T::decode(input, &mut out).map_err(|message| {
             self.error(DecodeErrorKind::Transform {
                 name: T::NAME,

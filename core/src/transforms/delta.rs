@@ -21,19 +21,16 @@
 //! assert_eq!(block, new);
 //! ```
 
-use alloc::vec::Vec;
+use crate::codec::Sink;
 
 /// Appends `(current[i] - sync_copy[i]) mod 256` for every byte of `current`.
 ///
 /// Bytes of `current` beyond the end of `sync_copy` are taken relative to zero (they are
 /// written as they are).
-pub fn encode(current: &[u8], sync_copy: &[u8], out: &mut Vec<u8>) {
-    out.extend(
-        current
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| c.wrapping_sub(sync_copy.get(i).copied().unwrap_or(0))),
-    );
+pub fn encode<S: Sink + ?Sized>(current: &[u8], sync_copy: &[u8], out: &mut S) {
+    for (i, &c) in current.iter().enumerate() {
+        out.push(c.wrapping_sub(sync_copy.get(i).copied().unwrap_or(0)));
+    }
 }
 
 /// Adds `deltas[i]` to `target[i]` modulo 256, per byte, no carry.
@@ -46,10 +43,11 @@ pub fn apply(target: &mut [u8], deltas: &[u8]) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn shorter_sync_copy_counts_as_zero() {

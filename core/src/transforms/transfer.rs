@@ -22,9 +22,7 @@
 //! All escaped bytes are ASCII, so escaping never splits a UTF-8 sequence: escaped UTF-8
 //! text is UTF-8, and so is decoded text.
 
-use alloc::vec::Vec;
-
-use crate::codec::Transform;
+use crate::codec::{Sink, Transform};
 
 /// The escape byte.
 pub const ESCAPE: u8 = b'%';
@@ -62,7 +60,7 @@ pub fn needs_escape(b: u8) -> bool {
 ///
 /// Levels above 30 would need more than 2^30 `%` signs per byte; they are clamped to
 /// 30, far beyond any nesting a peer accepts.
-pub fn encode_level(input: &[u8], level: u32, out: &mut Vec<u8>) {
+pub fn encode_level<S: Sink + ?Sized>(input: &[u8], level: u32, out: &mut S) {
     if level == 0 {
         out.extend_from_slice(input);
         return;
@@ -70,12 +68,11 @@ pub fn encode_level(input: &[u8], level: u32, out: &mut Vec<u8>) {
     let level = level.min(30);
     let escapes_for_special = 1usize << (level - 1);
     let escapes_for_percent = 1usize << level;
-    out.reserve(input.len());
     for &b in input {
         match stand_in(b) {
-            Some(b'%') => out.extend(core::iter::repeat_n(ESCAPE, escapes_for_percent)),
+            Some(b'%') => out.fill(ESCAPE, escapes_for_percent),
             Some(s) => {
-                out.extend(core::iter::repeat_n(ESCAPE, escapes_for_special));
+                out.fill(ESCAPE, escapes_for_special);
                 out.push(s);
             }
             None => out.push(b),
@@ -84,8 +81,7 @@ pub fn encode_level(input: &[u8], level: u32, out: &mut Vec<u8>) {
 }
 
 /// Appends `input` with one level of escaping removed.
-pub fn decode_level(input: &[u8], out: &mut Vec<u8>) {
-    out.reserve(input.len());
+pub fn decode_level<S: Sink + ?Sized>(input: &[u8], out: &mut S) {
     let mut i = 0;
     while let Some(&b) = input.get(i) {
         if b == ESCAPE
@@ -113,19 +109,20 @@ pub struct Transfer;
 impl Transform for Transfer {
     const NAME: &'static str = "transfer";
 
-    fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    fn decode<S: Sink + ?Sized>(input: &[u8], out: &mut S) -> Result<(), &'static str> {
         decode_level(input, out);
         Ok(())
     }
 
-    fn encode(input: &[u8], out: &mut Vec<u8>) {
+    fn encode<S: Sink + ?Sized>(input: &[u8], out: &mut S) {
         encode_level(input, 1, out);
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn enc(input: &[u8], level: u32) -> Vec<u8> {
         let mut out = Vec::new();

@@ -25,9 +25,7 @@
 use core::fmt;
 use core::ops::Range;
 
-use alloc::vec::Vec;
-
-use crate::codec::Transform;
+use crate::codec::{Sink, Transform};
 
 /// The IOCOM zero-run transform (`iocom_zero_run` in specs). See the [module docs](self).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,7 +37,7 @@ impl Transform for ZeroRun {
     /// Expands a zero-run stream into absolute bytes (zero runs as `00`), appended to
     /// `out`. A literal count running past the end of the input is an error (and leaves
     /// `out` as it was). Output is at most [`max_expanded_len`]`(input.len())` bytes.
-    fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    fn decode<S: Sink + ?Sized>(input: &[u8], out: &mut S) -> Result<(), &'static str> {
         let base = out.len();
         let mut i = 0usize;
         while let Some(&n) = input.get(i) {
@@ -55,7 +53,7 @@ impl Transform for ZeroRun {
                 break;
             };
             i += 1;
-            out.resize(out.len() + usize::from(m), 0);
+            out.fill(0, usize::from(m));
         }
         Ok(())
     }
@@ -64,7 +62,7 @@ impl Transform for ZeroRun {
     /// "not smaller than the input" fallback: always produces a stream (empty for empty
     /// input). Whenever [`compress`] with enough room returns a stream for `input`, this
     /// produces the same bytes.
-    fn encode(input: &[u8], out: &mut Vec<u8>) {
+    fn encode<S: Sink + ?Sized>(input: &[u8], out: &mut S) {
         encode_limited(input, usize::MAX, out);
     }
 }
@@ -77,7 +75,7 @@ pub const fn max_expanded_len(compressed_len: usize) -> usize {
 
 /// The §11.3 encoding loop. Appends to `out` and returns the number of input bytes
 /// consumed (`p`). `room` limits the bytes written by this call.
-fn encode_limited(src: &[u8], room: usize, out: &mut Vec<u8>) -> usize {
+fn encode_limited<S: Sink + ?Sized>(src: &[u8], room: usize, out: &mut S) -> usize {
     let base = out.len();
     let nonzero = |i: usize| src.get(i).is_some_and(|&b| b != 0);
     let mut p = 0usize;
@@ -134,7 +132,7 @@ fn encode_limited(src: &[u8], room: usize, out: &mut Vec<u8>) -> usize {
 ///
 /// When `room` runs out the encoder stops at an element boundary; `consumed` then is less
 /// than `src.len()` and the next frame continues at the next address.
-pub fn compress(src: &[u8], room: usize, out: &mut Vec<u8>) -> Option<usize> {
+pub fn compress<S: Sink + ?Sized>(src: &[u8], room: usize, out: &mut S) -> Option<usize> {
     if src.len() < 4 {
         return None;
     }
@@ -312,10 +310,11 @@ pub fn apply(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     fn enc(x: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 
 use alloc::vec::Vec;
 
-use crate::codec::Transform;
+use crate::codec::{Sink, Transform};
 
 /// The most bytes one compressed body may inflate to (16 MiB).
 pub const MAX_INFLATED: usize = 16 << 20;
@@ -26,24 +26,27 @@ pub struct Zlib;
 impl Transform for Zlib {
     const NAME: &'static str = "zlib";
 
-    fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
-        let start = out.len();
+    fn decode<S: Sink + ?Sized>(input: &[u8], out: &mut S) -> Result<(), &'static str> {
+        let mut inflated = Vec::new();
         let mut inflater = flate2::read::ZlibDecoder::new(input).take(MAX_INFLATED as u64 + 1);
         inflater
-            .read_to_end(out)
+            .read_to_end(&mut inflated)
             .map_err(|_| "not a valid zlib stream")?;
-        if out.len() - start > MAX_INFLATED {
-            out.truncate(start);
+        if inflated.len() > MAX_INFLATED {
             return Err("inflates to more than 16 MiB");
         }
+        out.extend_from_slice(&inflated);
         Ok(())
     }
 
-    fn encode(input: &[u8], out: &mut Vec<u8>) {
-        let mut deflater = flate2::write::ZlibEncoder::new(out, flate2::Compression::new(6));
+    fn encode<S: Sink + ?Sized>(input: &[u8], out: &mut S) {
+        let mut deflated = Vec::new();
+        let mut deflater =
+            flate2::write::ZlibEncoder::new(&mut deflated, flate2::Compression::new(6));
         // Writing into a Vec cannot fail.
         let _ = deflater.write_all(input);
         let _ = deflater.finish();
+        out.extend_from_slice(&deflated);
     }
 }
 
