@@ -42,6 +42,12 @@ pub trait Sink {
     /// The bytes written so far that the sink still holds, for patching (a checksum).
     /// A sink that keeps nothing ([`Counter`]) returns an empty slice.
     fn written_mut(&mut self) -> &mut [u8];
+
+    /// Bytes that can still be written without overflowing (`usize::MAX`: no limit).
+    /// A writer that must not split a frame checks it before encoding the frame.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -176,6 +182,11 @@ impl Sink for SliceSink<'_> {
     #[inline]
     fn written_mut(&mut self) -> &mut [u8] {
         self.buf.get_mut(..self.len).unwrap_or_default()
+    }
+
+    #[inline]
+    fn room(&self) -> usize {
+        self.remaining()
     }
 }
 

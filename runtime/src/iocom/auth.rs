@@ -1,10 +1,8 @@
 //! Authentication (§9): the password hash of §9.4 and the authorization hook.
 
-use alloc::string::String;
 use core::fmt;
 
 use ferrocom_wire::iocom::AuthFlags;
-use sha2::{Digest, Sha256};
 
 /// What the authorization hook is asked (§9.4). Only the listening end of a TLS
 /// connection asks (plain TCP and serial connections are not authorized, like the C end).
@@ -49,7 +47,9 @@ where
 }
 
 /// Debug shim for a boxed hook.
+#[cfg(feature = "alloc")]
 pub(crate) struct HookDebug;
+#[cfg(feature = "alloc")]
 impl fmt::Debug for HookDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<authorizer>")
@@ -66,7 +66,9 @@ impl fmt::Debug for HookDebug {
 ///     "!WdjEE1b87DwXX81xJEtDpbQ_Y_ecFo6lPzSonKFoSz8"
 /// );
 /// ```
-pub fn hash_password(password: &str) -> String {
+#[cfg(feature = "alloc")]
+pub fn hash_password(password: &str) -> alloc::string::String {
+    use sha2::{Digest, Sha256};
     const ALPHABET: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-";
     let mut h = Sha256::new();
     h.update(password.as_bytes());
@@ -77,7 +79,7 @@ pub fn hash_password(password: &str) -> String {
         *d = *s;
     }
     let ch = |v: u8| char::from(ALPHABET[usize::from(v & 0x3F)]);
-    let mut out = String::with_capacity(44);
+    let mut out = alloc::string::String::with_capacity(44);
     out.push('!');
     for (g, chunk) in bytes.chunks(3).enumerate() {
         let (b0, b1, b2) = match chunk {
@@ -95,8 +97,9 @@ pub fn hash_password(password: &str) -> String {
 }
 
 /// `user` + decimal `device_nr` (if non-zero), truncated to 25 bytes (§9.4 step 2).
-pub(crate) fn user_with_number(user: &str, device_nr: u32) -> String {
-    let mut s = String::from(user);
+#[cfg(feature = "alloc")]
+pub(crate) fn user_with_number(user: &str, device_nr: u32) -> alloc::string::String {
+    let mut s = alloc::string::String::from(user);
     if device_nr != 0 {
         use core::fmt::Write;
         let _ = write!(s, "{device_nr}");
@@ -107,7 +110,7 @@ pub(crate) fn user_with_number(user: &str, device_nr: u32) -> String {
     s
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

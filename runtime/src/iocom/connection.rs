@@ -1,24 +1,23 @@
 //! The connection state machine: one per TCP/TLS socket or serial port.
 
-use alloc::collections::VecDeque;
-use alloc::string::String;
-use alloc::vec::Vec;
-
-use ferrocom_wire::codec::{DecodeErrorKind, Decoded};
+use ferrocom_wire::codec::{
+    DecodeErrorKind, Decoded, EncodeError, EncodeErrorKind, FieldInfo, Sink, SliceSink,
+};
 use ferrocom_wire::iocom::{
     AuthFlags, Authentication, BlockFlags, CertificateAnswer, ClientHandshake, ClientType,
     FrameFlags, InfoFlags, MemoryBlockInfo, RemoveRequest, SerialBody, SerialItem, SocketBody,
     SocketItem, SystemBody, SystemMessage, TlsMark,
 };
 
-use super::auth::{AuthDecision, AuthRequest, hash_password, user_with_number};
+use super::auth::AuthDecision;
 use super::block::BlockId;
 use super::event::{BindDirection, Event};
 use super::flow::{Flow, Params};
 use super::frame::{Outgoing, encode_ack, header_len, next_nr};
-use super::root::{Binding, Root};
+use super::root::{Binding, Root, slot_in, slot_index};
 use super::serial_link::{Link, LinkInput};
 use super::source::Source;
+use super::storage::{List, Queue, Storage, Text};
 use super::target::Target;
 use super::{AUTO_DEVICE_NR, ConnectionError, Millis, TO_AUTO_DEVICE_NR};
 
@@ -157,9 +156,74 @@ enum Phase {
     Closed,
 }
 
-/// One IOCOM connection (sans-I/O).
-#[derive(Debug)]
-pub struct Connection {
+/// Bytes outside the IOCOM frame stream waiting to go out (TLS mark, handshake,
+/// certificate answer, serial link control): at most a handshake (26 bytes) at a time.
+#[derive(Debug, Default)]
+struct RawOut {
+    buf: [u8; RAW_OUT],
+    len: usize,
+}
+
+const RAW_OUT: usize = 32;
+
+impl RawOut {
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl Sink for RawOut {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        // Link control bytes repeated by a caller that does not poll are not worth
+        // keeping beyond the buffer: the procedure repeats them anyway.
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+    fn written_mut(&mut self) -> &mut [u8] {
+        self.buf.get_mut(..self.len).unwrap_or_default()
+    }
+}
+
+/// Longest system message this end sends: an authentication frame with a 25-byte user,
+/// a 4-byte number, a unique id, a 23-byte network and a 45-byte password is 114 bytes.
+const SYSTEM_MAX: usize = 128;
+
+/// Names the failure to fit a system message into [`SYSTEM_MAX`] bytes.
+const SYSTEM_INFO: FieldInfo = FieldInfo {
+    protocol: "iocom",
+    item: "SystemMessage",
+    field: "",
+    clause: None,
+    line: 0,
+};
+
+/// What parsing the start of the input found.
+enum Item {
+    /// An item of this many bytes was handled.
+    Done(usize),
+    /// The item is incomplete: at least this many more bytes are needed.
+    Need(usize),
+}
+
+/// One IOCOM connection (sans-I/O), with its state in storage `S` (the
+/// [`Heap`](super::Heap) by default, or [`Fixed`](super::Fixed) memory).
+pub struct Connection<S: Storage = super::Heap> {
     id: u32,
     cfg: ConnectionConfig,
     /// Own limits (frame size as announced).
@@ -169,9 +233,12 @@ pub struct Connection {
     /// min(own, peer) frame size: longest frame this end sends.
     frame_limit: usize,
     phase: Phase,
-    rx: Vec<u8>,
+    /// An item (frame, ACK, handshake) whose start arrived in an earlier read: its first
+    /// `rx_len` bytes. One own frame size long; an item never is longer.
+    rx: S::Bytes,
+    rx_len: usize,
     /// Bytes outside the IOCOM frame stream (handshake, link control): not counted.
-    raw_out: Vec<u8>,
+    raw_out: RawOut,
     flow: Flow,
     tx_nr: u8,
     rx_nr: u8,
@@ -183,15 +250,53 @@ pub struct Connection {
     last_write: Millis,
     last_receive: Millis,
     rr: usize,
-    events: VecDeque<Event>,
+    events: S::Events,
+    events_lost: u32,
 }
 
+impl<S: Storage> core::fmt::Debug for Connection<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("cfg", &self.cfg)
+            .field("phase", &self.phase)
+            .field("frame_limit", &self.frame_limit)
+            .field("flow", &self.flow)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "alloc")]
 impl Connection {
     /// A new connection registered in `root`, started at `now`: a socket client queues
     /// its handshake (after the TLS mark), a socket server waits for it (TLS: queues the
     /// mark), a serial end starts the link procedure.
     pub fn new(root: &mut Root, cfg: ConnectionConfig, now: Millis) -> Self {
-        let id = root.attach(cfg.connect_up);
+        let id = root.attach(cfg.connect_up).unwrap_or_default();
+        let rx = alloc::vec![0; cfg.params().frame_size];
+        Self::build(root, id, cfg, rx, now)
+    }
+}
+
+impl<S: Storage> Connection<S> {
+    /// [`Connection::new`] in any storage; `None` if the storage has no room for another
+    /// connection or for its receive buffer (one own frame size).
+    pub fn try_new(root: &mut Root<S>, cfg: ConnectionConfig, now: Millis) -> Option<Self> {
+        let rx = root.store.alloc(cfg.params().frame_size)?;
+        let Some(id) = root.attach(cfg.connect_up) else {
+            root.store.free(rx);
+            return None;
+        };
+        Some(Self::build(root, id, cfg, rx, now))
+    }
+
+    /// Bytes of storage a connection with `cfg` takes for itself (its receive buffer).
+    pub fn storage_bytes(cfg: &ConnectionConfig) -> usize {
+        cfg.params().frame_size
+    }
+
+    fn build(root: &mut Root<S>, id: u32, cfg: ConnectionConfig, rx: S::Bytes, now: Millis) -> Self {
         let own = cfg.params();
         let mut c = Connection {
             id,
@@ -199,8 +304,9 @@ impl Connection {
             own,
             params: own,
             phase: Phase::Closed,
-            rx: Vec::new(),
-            raw_out: Vec::new(),
+            rx,
+            rx_len: 0,
+            raw_out: RawOut::default(),
             flow: Flow::new(),
             tx_nr: 0,
             rx_nr: 0,
@@ -212,7 +318,8 @@ impl Connection {
             last_write: now,
             last_receive: now,
             rr: 0,
-            events: VecDeque::new(),
+            events: Default::default(),
+            events_lost: 0,
             cfg,
         };
         c.start(root, now);
@@ -252,7 +359,7 @@ impl Connection {
     /// Bytes received but not yet processed: the start of an incomplete frame (or
     /// handshake). Non-zero when the transport ends means the peer stopped mid-frame.
     pub fn buffered_input(&self) -> usize {
-        self.rx.len()
+        self.rx_len
     }
 
     /// Frame size used for sending: min(own, peer's announcement) (§4.6).
@@ -260,26 +367,43 @@ impl Connection {
         self.frame_limit
     }
 
+    /// Events that did not fit into a full event queue and were dropped (never with the
+    /// [`Heap`](super::Heap); with [`Fixed`](super::Fixed) storage when more events came
+    /// than `EVENTS` between two drains; `DataReceived` of a block already queued is
+    /// merged into that one instead).
+    pub fn events_lost(&self) -> u32 {
+        self.events_lost
+    }
+
     /// Starts over on a new socket or after the serial port was reopened (§8.4):
     /// bindings discarded, dynamic blocks created by this connection released.
-    pub fn reset(&mut self, root: &mut Root, now: Millis) {
-        root.reset_conn(self.id, self.cfg.connect_up, &mut self.events);
+    pub fn reset(&mut self, root: &mut Root<S>, now: Millis) {
+        let (events, lost) = (&mut self.events, &mut self.events_lost);
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
         self.start(root, now);
     }
 
-    /// Removes the connection from `root` for good (releasing its dynamic blocks).
-    pub fn close(mut self, root: &mut Root) -> Vec<Event> {
-        root.detach(self.id, &mut self.events);
-        self.events.into_iter().collect()
+    /// Removes the connection from `root` for good (releasing its dynamic blocks and its
+    /// buffers); returns the events not yet drained.
+    pub fn close(mut self, root: &mut Root<S>) -> impl Iterator<Item = Event<S::Text>> + use<S> {
+        let (events, lost) = (&mut self.events, &mut self.events_lost);
+        root.detach(self.id, &mut |e| push_event(events, lost, e));
+        root.store.free(core::mem::take(&mut self.rx));
+        let mut events = self.events;
+        core::iter::from_fn(move || events.pop_front())
     }
 
     /// Next event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<Event<S::Text>> {
         self.events.pop_front()
     }
 
-    fn start(&mut self, root: &mut Root, now: Millis) {
-        self.rx.clear();
+    fn event(&mut self, e: Event<S::Text>) {
+        push_event(&mut self.events, &mut self.events_lost, e);
+    }
+
+    fn start(&mut self, root: &mut Root<S>, now: Millis) {
+        self.rx_len = 0;
         self.raw_out.clear();
         self.last_receive = now;
         self.last_write = now;
@@ -304,8 +428,8 @@ impl Connection {
         }
     }
 
-    fn queue_handshake(&mut self, root: &Root) {
-        let net = root.identity.network.as_str();
+    fn queue_handshake(&mut self, root: &Root<S>) {
+        let net = root.identity.network.as_ref();
         let hs = ClientHandshake {
             client_type: ClientType {
                 cert_request: false,
@@ -315,15 +439,16 @@ impl Connection {
             network: (!net.is_empty()).then_some(net),
         };
         if let Err(e) = hs.encode(&mut self.raw_out) {
-            self.events.push_back(Event::Disconnected {
+            self.event(Event::Disconnected {
                 error: ConnectionError::Local(e),
             });
         }
     }
 
     /// §8.4: counters and numbers to zero, ACK sentinel, authentication forgotten.
-    fn enter_data(&mut self, root: &mut Root, now: Millis, network: Option<String>) {
-        root.reset_conn(self.id, self.cfg.connect_up, &mut self.events);
+    fn enter_data(&mut self, root: &mut Root<S>, now: Millis, network: Option<S::Text>) {
+        let (events, lost) = (&mut self.events, &mut self.events_lost);
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
         self.phase = Phase::Data;
         self.params = self.own;
         self.frame_limit = self.own.frame_size;
@@ -338,16 +463,17 @@ impl Connection {
         self.last_receive = now;
         self.last_write = now;
         self.rr = 0;
-        self.events.push_back(Event::Connected { network });
+        self.event(Event::Connected { network });
     }
 
     /// Drops the connection: on serial the link procedure starts over at once, on a
     /// socket the connection stays closed until [`Connection::reset`].
-    fn fail(&mut self, root: &mut Root, error: ConnectionError, now: Millis) -> ConnectionError {
-        root.reset_conn(self.id, self.cfg.connect_up, &mut self.events);
-        self.rx.clear();
+    fn fail(&mut self, root: &mut Root<S>, error: ConnectionError, now: Millis) -> ConnectionError {
+        let (events, lost) = (&mut self.events, &mut self.events_lost);
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
+        self.rx_len = 0;
         self.raw_out.clear();
-        self.events.push_back(Event::Disconnected {
+        self.event(Event::Disconnected {
             error: error.clone(),
         });
         self.phase = match self.cfg.transport {
@@ -367,7 +493,7 @@ impl Connection {
     /// and the link procedure restarted; keep feeding it).
     pub fn handle_input(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         data: &[u8],
         now: Millis,
     ) -> Result<(), ConnectionError> {
@@ -395,25 +521,55 @@ impl Connection {
                 }
                 Phase::AwaitHandshake => {
                     self.last_receive = now;
-                    self.rx.extend_from_slice(data);
-                    let rx = core::mem::take(&mut self.rx);
-                    return match ClientHandshake::decode(&rx) {
-                        Ok(Decoded::Incomplete(_)) => {
-                            self.rx = rx;
-                            Ok(())
+                    // Take only the bytes the handshake needs; the rest are frames.
+                    let mut rx = core::mem::take(&mut self.rx);
+                    let r = loop {
+                        let buf = rx.as_ref().get(..self.rx_len).unwrap_or_default();
+                        match ClientHandshake::decode(buf) {
+                            Ok(Decoded::Incomplete(k)) => {
+                                if data.is_empty() {
+                                    break Ok(None);
+                                }
+                                let k = k.min(data.len());
+                                let (head, rest) = data.split_at(k);
+                                let end = self.rx_len + k;
+                                let Some(dst) = rx.as_mut().get_mut(self.rx_len..end) else {
+                                    // A handshake is at most 26 bytes; never longer than
+                                    // a frame.
+                                    break Err(ConnectionError::OversizeFrame {
+                                        len: end,
+                                        limit: self.own.frame_size,
+                                    });
+                                };
+                                dst.copy_from_slice(head);
+                                self.rx_len = end;
+                                data = rest;
+                            }
+                            Ok(Decoded::Complete(hs, _)) => {
+                                let network = match hs.network {
+                                    Some(n) => S::Text::from_str(n),
+                                    None => None,
+                                };
+                                break Ok(Some((hs.client_type.cert_request, network)));
+                            }
+                            Err(e) => break Err(ConnectionError::Decode(e)),
                         }
-                        Ok(Decoded::Complete(hs, n)) => {
-                            if hs.client_type.cert_request {
+                    };
+                    self.rx = rx;
+                    match r {
+                        Ok(None) => return Ok(()),
+                        Ok(Some((cert_request, network))) => {
+                            self.rx_len = 0;
+                            if cert_request {
                                 // §8.1 step 4: "no certificate" (the C server's answer).
                                 let _ = CertificateAnswer { certificate: &[] }
                                     .encode(&mut self.raw_out);
                             }
-                            let network = hs.network.map(String::from);
                             self.enter_data(root, now, network);
-                            self.data_input(root, rx.get(n..).unwrap_or(&[]), now)
+                            return self.data_input(root, data, now);
                         }
-                        Err(e) => Err(self.fail(root, ConnectionError::Decode(e), now)),
-                    };
+                        Err(e) => return Err(self.fail(root, e, now)),
+                    }
                 }
                 Phase::Link(mut link) => {
                     let r = link.input(data, now, &mut self.raw_out);
@@ -433,7 +589,7 @@ impl Connection {
 
     fn data_input(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         data: &[u8],
         now: Millis,
     ) -> Result<(), ConnectionError> {
@@ -445,30 +601,86 @@ impl Connection {
             .received
             .wrapping_add(u32::try_from(data.len()).unwrap_or(u32::MAX));
         self.last_receive = now;
-        self.rx.extend_from_slice(data);
-        let rx = core::mem::take(&mut self.rx);
-        let mut pos = 0;
-        let result = loop {
-            let buf = rx.get(pos..).unwrap_or(&[]);
-            match self.one_item(root, buf) {
-                Ok(Some(n)) => pos += n,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
+        let mut data = data;
+        if self.rx_len > 0 {
+            // Complete the item begun in an earlier read, taking only the bytes it needs.
+            let mut rx = core::mem::take(&mut self.rx);
+            let r = self.complete_buffered(root, &mut rx, &mut data);
+            self.rx = rx;
+            if let Err(e) = r {
+                return Err(self.fail(root, e, now));
             }
-        };
-        match result {
-            Ok(()) => {
-                self.rx = rx.get(pos..).unwrap_or(&[]).to_vec();
+            if self.rx_len > 0 {
+                return Ok(());
+            }
+        }
+        // Items straight from the input; an incomplete one at the end is kept.
+        loop {
+            match self.one_item(root, data) {
+                Ok(Item::Done(n)) => data = data.get(n..).unwrap_or(&[]),
+                Ok(Item::Need(_)) => break,
+                Err(e) => return Err(self.fail(root, e, now)),
+            }
+        }
+        match self.rx.as_mut().get_mut(..data.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                self.rx_len = data.len();
                 Ok(())
             }
-            Err(e) => Err(self.fail(root, e, now)),
+            None => {
+                let e = ConnectionError::OversizeFrame {
+                    len: data.len(),
+                    limit: self.own.frame_size,
+                };
+                Err(self.fail(root, e, now))
+            }
         }
     }
 
-    /// Parses and handles one item at the start of `buf`; `Ok(None)` = need more bytes.
-    fn one_item(&mut self, root: &mut Root, buf: &[u8]) -> Result<Option<usize>, ConnectionError> {
+    /// Feeds bytes of `data` to the item buffered in `rx` until it is complete (and
+    /// handled) or `data` runs out.
+    fn complete_buffered(
+        &mut self,
+        root: &mut Root<S>,
+        rx: &mut S::Bytes,
+        data: &mut &[u8],
+    ) -> Result<(), ConnectionError> {
+        while self.rx_len > 0 {
+            let buf = rx.as_ref().get(..self.rx_len).unwrap_or_default();
+            match self.one_item(root, buf)? {
+                Item::Done(n) => {
+                    // Never more than was needed is taken, so the item is all of `rx`;
+                    // keep anything after it all the same.
+                    rx.as_mut().copy_within(n.min(self.rx_len)..self.rx_len, 0);
+                    self.rx_len -= n.min(self.rx_len);
+                }
+                Item::Need(k) => {
+                    if data.is_empty() {
+                        return Ok(());
+                    }
+                    let k = k.min(data.len());
+                    let (head, rest) = data.split_at(k);
+                    let end = self.rx_len + k;
+                    let Some(dst) = rx.as_mut().get_mut(self.rx_len..end) else {
+                        return Err(ConnectionError::OversizeFrame {
+                            len: end,
+                            limit: self.own.frame_size,
+                        });
+                    };
+                    dst.copy_from_slice(head);
+                    self.rx_len = end;
+                    *data = rest;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and handles one item at the start of `buf`.
+    fn one_item(&mut self, root: &mut Root<S>, buf: &[u8]) -> Result<Item, ConnectionError> {
         let Some(&lead) = buf.first() else {
-            return Ok(None);
+            return Ok(Item::Need(1));
         };
         let serial = self.cfg.transport == Transport::Serial;
         if serial && LINK_CONTROL.contains(&lead) {
@@ -489,7 +701,7 @@ impl Connection {
                     limit,
                 })
             } else {
-                Ok(None)
+                Ok(Item::Need(k))
             }
         };
         if serial {
@@ -505,7 +717,7 @@ impl Connection {
                         }
                         _ => return Err(ConnectionError::LinkControl { byte: lead }),
                     }
-                    Ok(Some(n))
+                    Ok(Item::Done(n))
                 }
                 Err(e) => Err(match e.kind {
                     DecodeErrorKind::Checksum { expected, found } => ConnectionError::Crc {
@@ -528,13 +740,12 @@ impl Connection {
                             self.on_frame(root, f.flags, f.mblk, f.addr, &f.data)?;
                         }
                     }
-                    Ok(Some(n))
+                    Ok(Item::Done(n))
                 }
                 Err(e) => Err(ConnectionError::Decode(e)),
             }
         }
     }
-
     fn check_len(&self, n: usize) -> Result<(), ConnectionError> {
         if n > self.own.frame_size {
             return Err(ConnectionError::OversizeFrame {
@@ -547,7 +758,7 @@ impl Connection {
 
     fn on_frame(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         flags: FrameFlags,
         mblk: u32,
         addr: u32,
@@ -566,8 +777,7 @@ impl Connection {
             SystemBody::RemoveRequest(r) => self.on_remove(root, mblk, &r),
             // Unknown system frame types are ignored (§10.4); the caller is told.
             SystemBody::Unknown(u) => {
-                self.events
-                    .push_back(Event::UnknownSystemFrame { kind: u.kind });
+                self.event(Event::UnknownSystemFrame { kind: u.kind });
                 Ok(())
             }
         }
@@ -575,26 +785,15 @@ impl Connection {
 
     fn on_auth(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         frame_size: u32,
         a: &Authentication<'_>,
     ) -> Result<(), ConnectionError> {
         if self.cfg.listener
             && self.cfg.is_tls
-            && let Some(hook) = root.authorizer.as_mut()
+            && root.store.authorize(a) == Some(AuthDecision::Deny)
         {
-            let user = user_with_number(a.user, a.device_nr);
-            let hash = (!a.password.is_empty()).then(|| hash_password(a.password));
-            let req = AuthRequest {
-                user: &user,
-                network: a.network,
-                password_hash: hash.as_deref(),
-                unique_id: a.unique_id,
-                flags: a.flags,
-            };
-            if hook.authorize(&req) == AuthDecision::Deny {
-                return Err(ConnectionError::AuthorizationRefused);
-            }
+            return Err(ConnectionError::AuthorizationRefused);
         }
         if self.cfg.listener {
             self.connect_up = !a.flags.contains(AuthFlags::CONNECT_UP);
@@ -604,9 +803,12 @@ impl Connection {
                 slot.connect_up = up;
             }
         }
-        let net = root.identity.network.as_str();
-        if (net.is_empty() || net == "*") && !a.network.is_empty() {
-            root.identity.network = a.network.into();
+        let net = root.identity.network.as_ref();
+        if (net.is_empty() || net == "*")
+            && !a.network.is_empty()
+            && let Some(n) = S::Text::from_str(a.network)
+        {
+            root.identity.network = n;
         }
         if let Some(fs) = self.params.peer_frame_size(frame_size) {
             self.frame_limit = fs;
@@ -614,24 +816,24 @@ impl Connection {
         self.peer_auth = true;
         let unique_id = a.unique_id.and_then(|u| <[u8; 12]>::try_from(u).ok());
         self.peer_unique_id = unique_id;
-        self.events.push_back(Event::PeerAuthenticated {
-            user: a.user.into(),
+        self.event(Event::PeerAuthenticated {
+            user: S::Text::from_str(a.user).unwrap_or_default(),
             device_nr: a.device_nr,
-            network: a.network.into(),
+            network: S::Text::from_str(a.network).unwrap_or_default(),
             flags: a.flags,
             unique_id,
         });
         Ok(())
     }
 
-    fn assigned_nr(&mut self, root: &mut Root) -> u32 {
+    fn assigned_nr(&mut self, root: &mut Root<S>) -> u32 {
         if let Some(nr) = root.slot(self.id).and_then(|s| s.assigned_nr) {
             return nr;
         }
         let uid = self.peer_unique_id;
         let nr = {
             let Root {
-                numbers,
+                store,
                 conns,
                 identity,
                 blocks,
@@ -642,12 +844,12 @@ impl Connection {
                     || conns.iter().any(|s| s.assigned_nr == Some(nr))
                     || blocks.iter().any(|b| b.device_nr == nr)
             };
-            numbers.assign(uid.as_ref(), &in_use)
+            store.assign_number(uid.as_ref(), &in_use)
         };
         if let Some(slot) = root.slot(self.id) {
             slot.assigned_nr = Some(nr);
         }
-        self.events.push_back(Event::DeviceNumberAssigned {
+        self.event(Event::DeviceNumberAssigned {
             unique_id: uid,
             device_nr: nr,
         });
@@ -655,18 +857,22 @@ impl Connection {
     }
 
     /// Binding rule of §10.4.
-    fn on_mbinfo(&mut self, root: &mut Root, peer_id: u32, m: &MemoryBlockInfo<'_>) {
+    fn on_mbinfo(&mut self, root: &mut Root<S>, peer_id: u32, m: &MemoryBlockInfo<'_>) {
         let device_nr = match m.device_nr {
             AUTO_DEVICE_NR => self.assigned_nr(root),
             TO_AUTO_DEVICE_NR if root.identity.device_nr == AUTO_DEVICE_NR => AUTO_DEVICE_NR,
             nr => nr,
         };
-        let (device_name, network) = match (m.device_name, m.network) {
-            (Some(d), Some(n)) => (String::from(d), String::from(n)),
-            _ => (
-                root.identity.device_name.clone(),
-                root.identity.network.clone(),
-            ),
+        let own;
+        let (device_name, network): (&str, &str) = match (m.device_name, m.network) {
+            (Some(d), Some(n)) => (d, n),
+            _ => {
+                own = (
+                    root.identity.device_name.clone(),
+                    root.identity.network.clone(),
+                );
+                (own.0.as_ref(), own.1.as_ref())
+            }
         };
         let name = m.block_name.unwrap_or("");
         let recv = BlockFlags(u16::try_from(m.block_flags & 0xFFFF).unwrap_or(0));
@@ -679,7 +885,7 @@ impl Connection {
         if self.cfg.observe_only && !recv.contains(tgt) {
             return;
         }
-        let id = match root.find_block(name, &device_name, device_nr, &network) {
+        let id = match root.find_block(name, device_name, device_nr, network) {
             Some(b) => b.id,
             None if self.cfg.allow_dynamic => {
                 let flags = BlockFlags(recv.0 & (BlockFlags::UP.0 | BlockFlags::DOWN.0))
@@ -692,33 +898,51 @@ impl Connection {
                 if size > 16 << 20 {
                     return;
                 }
-                let data = root
-                    .take_preset(name, &device_name, device_nr, &network, size)
-                    .unwrap_or_else(|| alloc::vec![0; size]);
+                let data = match root
+                    .store
+                    .take_preset(name, device_name, device_nr, network, size)
+                {
+                    Some(d) => d,
+                    None => match root.store.alloc(size) {
+                        Some(d) => d,
+                        None => return,
+                    },
+                };
                 let Some(id) = root.insert_block(
                     name,
-                    &device_name,
+                    device_name,
                     device_nr,
-                    &network,
+                    network,
                     flags,
                     data,
                     Some(self.id),
                 ) else {
                     return;
                 };
-                self.events.push_back(Event::BlockCreated { block: id });
+                self.event(Event::BlockCreated { block: id });
                 id
             }
             None => return,
         };
-        let Some(block) = root.blocks.by_id_mut(id) else {
+        let me = self.id;
+        let reply = !self.connect_up;
+        let Some(i) = root.store.block_index(&root.blocks, id) else {
+            return;
+        };
+        let Root {
+            store,
+            blocks,
+            conns,
+            ..
+        } = &mut *root;
+        let Some(block) = blocks.get_mut(i) else {
             return;
         };
         if block.flags.contains(BlockFlags::ALLOW_RESIZE)
-            && block.data.len() < size
+            && block.data.as_ref().len() < size
             && size <= 16 << 20
         {
-            block.data.resize(size, 0);
+            store.resize(&mut block.data, size);
         }
         let as_source = !self.cfg.observe_only && block.flags.contains(src) && recv.contains(src);
         let as_target = block.flags.contains(tgt) && recv.contains(tgt);
@@ -726,61 +950,76 @@ impl Connection {
             return;
         }
         let is_static = block.is_static();
-        let data = block.data.clone();
-        let reply = !self.connect_up;
-        let me = self.id;
-        let Some(slot) = root.slot(me) else {
+        let data = block.data.as_ref();
+        let Some(slot) = slot_in(conns, me) else {
             return;
         };
         if slot.bindings.iter().any(|b| b.block == id) {
             return; // bound at most once per connection
         }
-        let mut binding = Binding {
+        let len = data.len();
+        let copies = if as_source {
+            Source::bytes_for(len, is_static)
+        } else {
+            0
+        };
+        let staging = if as_target { len } else { 0 };
+        let Some(buf) = store.alloc(copies + staging) else {
+            return; // no memory left for the binding: the block stays unbound
+        };
+        let mut binding = Binding::<S> {
             block: id,
             peer_id,
-            source: None,
-            target: None,
+            buf,
+            source: as_source.then(|| Source::new(len, is_static)),
+            target: as_target.then(|| Target::new(len)),
             reply_pending: reply,
         };
+        {
+            let p = binding.parts();
+            if let Some(s) = p.source {
+                s.take_snapshot(data, p.sync, p.d, is_static);
+            }
+            if p.target.is_some()
+                && let Some(dst) = p.staging.get_mut(..len)
+            {
+                dst.copy_from_slice(data);
+            }
+        }
+        if let Err(b) = slot.bindings.push(binding) {
+            store.free(b.buf);
+            return;
+        }
+        store.bound(id, me);
         if as_source {
-            let mut s = Source::new(data.len());
-            s.take_snapshot(&data, is_static);
-            binding.source = Some(s);
-            self.events.push_back(Event::BlockBound {
+            self.event(Event::BlockBound {
                 block: id,
                 peer_id,
                 direction: BindDirection::Source,
             });
         }
         if as_target {
-            binding.target = Some(Target::new(&data));
-            self.events.push_back(Event::BlockBound {
+            self.event(Event::BlockBound {
                 block: id,
                 peer_id,
                 direction: BindDirection::Target,
             });
         }
-        slot.bindings.push(binding);
-        root.note_bound(id, me);
         if as_target && !recv.contains(BlockFlags::BIDIRECTIONAL) {
             // One upstream source at a time (§10.4 step 4).
-            let others: Vec<u32> = root
-                .binders
-                .get(&id.0)
-                .map(|l| l.iter().copied().filter(|c| *c != me).collect())
-                .unwrap_or_default();
-            for conn in others {
-                let Some(other) = super::root::slot_in(&mut root.conns, conn) else {
+            for other in conns.iter_mut() {
+                if other.id == me || store.binders(id).is_some_and(|l| !l.contains(&other.id)) {
                     continue;
-                };
+                }
                 for b in other.bindings.iter_mut().filter(|b| b.block == id) {
                     b.target = None;
                 }
-                other
-                    .bindings
-                    .retain(|b| b.source.is_some() || b.target.is_some());
+                other.bindings.retain_or(
+                    |b| b.source.is_some() || b.target.is_some(),
+                    |b| store.free(b.buf),
+                );
                 if !other.bindings.iter().any(|b| b.block == id) {
-                    root.note_unbound(id, conn);
+                    store.unbound(id, other.id);
                 }
             }
         }
@@ -788,7 +1027,7 @@ impl Connection {
 
     fn on_remove(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         count: u32,
         r: &RemoveRequest,
     ) -> Result<(), ConnectionError> {
@@ -809,10 +1048,11 @@ impl Connection {
                 && dynamic
                 && let Some(b) = root.remove_block_from(id, Some(self.id))
             {
-                self.events.push_back(Event::BlockRemoved {
+                self.event(Event::BlockRemoved {
                     block: b.id,
                     name: b.name,
                 });
+                root.store.free(b.data);
             }
         }
         Ok(())
@@ -820,7 +1060,7 @@ impl Connection {
 
     fn on_data(
         &mut self,
-        root: &mut Root,
+        root: &mut Root<S>,
         flags: FrameFlags,
         mblk: u32,
         addr: u32,
@@ -831,37 +1071,71 @@ impl Connection {
         };
         let id = BlockId(id);
         let me = self.id;
-        let Root { conns, blocks, .. } = &mut *root;
-        let Some(target) = super::root::slot_in(conns, me)
-            .and_then(|s| s.bindings.iter_mut().find(|b| b.block == id))
-            .and_then(|b| b.target.as_mut())
+        let index = root.store.block_index(&root.blocks, id);
+        let Root {
+            store,
+            blocks,
+            conns,
+            ..
+        } = &mut *root;
+        let Some(binding) =
+            slot_in(conns, me).and_then(|s| s.bindings.iter_mut().find(|b| b.block == id))
         else {
             return Ok(()); // unbound ids are ignored (§10.4)
         };
         let at = usize::try_from(addr).unwrap_or(usize::MAX);
-        target
-            .apply(at, data, flags.contains(FrameFlags::DELTA))
-            .map_err(|block_size| ConnectionError::AddressBeyondBlock { addr, block_size })?;
-        if flags.contains(FrameFlags::SYNC) {
-            let Some(block) = blocks.by_id_mut(id) else {
-                return Ok(());
+        {
+            let p = binding.parts();
+            let Some(target) = p.target else {
+                return Ok(()); // not a target here: ignored (§10.4)
             };
-            if let Some(range) = target.publish(&mut block.data) {
-                self.events.push_back(Event::DataReceived {
-                    block: id,
-                    range: range.clone(),
-                });
-                root.relay(id, range, me);
+            let staging = p.staging.get_mut(..target.size).unwrap_or_default();
+            target
+                .apply(staging, at, data, flags.contains(FrameFlags::DELTA))
+                .map_err(|block_size| ConnectionError::AddressBeyondBlock { addr, block_size })?;
+        }
+        if !flags.contains(FrameFlags::SYNC) {
+            return Ok(());
+        }
+        let Some(block) = index.and_then(|i| blocks.get_mut(i)) else {
+            return Ok(());
+        };
+        // Blocks only grow (§10.4 step 3); keep both views the same size.
+        let (block_len, staged) = (
+            block.data.as_ref().len(),
+            binding.target.as_ref().map_or(0, |t| t.size),
+        );
+        if block_len < staged && !store.resize(&mut block.data, staged) {
+            return Ok(());
+        }
+        if staged < block_len {
+            let src = binding.source.as_ref().map_or(0, |s| s.size);
+            if !binding.refit(store, src, block_len) {
+                return Ok(());
             }
         }
+        let p = binding.parts();
+        let Some(target) = p.target else {
+            return Ok(());
+        };
+        let staging = p.staging.get(..target.size).unwrap_or_default();
+        let Some(range) = target.publish(staging, block.data.as_mut()) else {
+            return Ok(());
+        };
+        self.event(Event::DataReceived {
+            block: id,
+            range: range.clone(),
+        });
+        root.relay(id, range, me);
         Ok(())
     }
 
     // ---------------------------------------------------------------- output
 
     /// Appends all bytes to send now to `out` and returns how many were appended:
-    /// [`Connection::poll_transmit_step`] repeated until it has nothing more.
-    pub fn poll_transmit(&mut self, root: &mut Root, now: Millis, out: &mut Vec<u8>) -> usize {
+    /// [`Connection::poll_transmit_step`] repeated until it has nothing more (or `out`
+    /// has no room for the next item: a bounded sink never gets part of a frame).
+    pub fn poll_transmit<O: Sink + ?Sized>(&mut self, root: &mut Root<S>, now: Millis, out: &mut O) -> usize {
         let start = out.len();
         while self.poll_transmit_step(root, now, out) > 0 {}
         out.len() - start
@@ -870,27 +1144,44 @@ impl Connection {
     /// One send step of the C connection (§10.3): pending handshake / link bytes, an ACK
     /// if due, then at most one numbered frame by priority (authentication → remove
     /// requests → mbinfo → data, round-robin one frame per block per turn), withheld at
-    /// the in-flight limit (§6.3); a keep-alive ACK after KEEPALIVE ms without writing.
-    /// Returns the bytes appended (0 = nothing to send now).
-    pub fn poll_transmit_step(&mut self, root: &mut Root, now: Millis, out: &mut Vec<u8>) -> usize {
+    /// the in-flight limit (§6.3) or when `out` has no room for it; a keep-alive ACK
+    /// after KEEPALIVE ms without writing. Returns the bytes appended (0 = nothing to
+    /// send now).
+    pub fn poll_transmit_step<O: Sink + ?Sized>(
+        &mut self,
+        root: &mut Root<S>,
+        now: Millis,
+        out: &mut O,
+    ) -> usize {
         let start = out.len();
-        out.append(&mut self.raw_out);
+        if !self.raw_out.is_empty() && out.room() >= self.raw_out.len() {
+            out.extend_from_slice(self.raw_out.bytes());
+            self.raw_out.clear();
+        }
         if self.phase == Phase::Data {
             let before = out.len();
+            let ack_size = usize::try_from(self.params.ack_size).unwrap_or(usize::MAX);
             let step = (|| {
                 if self.flow.ack_due(&self.params) && self.flow.ack_fits(&self.params) {
+                    if out.room() < ack_size {
+                        return Ok(false);
+                    }
                     self.send_ack(out)?;
                 }
                 self.send_one(root, out)
             })();
             if let Err(e) = step {
                 let _ = self.fail(root, e, now);
-                out.append(&mut self.raw_out);
+                if out.room() >= self.raw_out.len() {
+                    out.extend_from_slice(self.raw_out.bytes());
+                    self.raw_out.clear();
+                }
                 return out.len() - start;
             }
             if out.len() == before
                 && now.saturating_sub(self.last_write) >= self.params.keepalive
                 && self.flow.ack_fits(&self.params)
+                && out.room() >= ack_size
             {
                 let _ = self.send_ack(out);
             }
@@ -901,7 +1192,7 @@ impl Connection {
         out.len() - start
     }
 
-    fn send_ack(&mut self, out: &mut Vec<u8>) -> Result<(), ConnectionError> {
+    fn send_ack<O: Sink + ?Sized>(&mut self, out: &mut O) -> Result<(), ConnectionError> {
         let count = self.flow.ack_count(&self.params);
         let n = encode_ack(self.cfg.transport, count, out)?;
         self.flow.acknowledged = self.flow.received;
@@ -909,14 +1200,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends `f` if it passes flow control; assigns the frame number only then (§5).
-    fn try_send(
+    /// Sends `f` if it passes flow control and fits into `out`; assigns the frame number
+    /// only then (§5).
+    fn try_send<O: Sink + ?Sized>(
         &mut self,
         f: &Outgoing<'_>,
         len: usize,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) -> Result<bool, ConnectionError> {
-        if !self.flow.fits(&self.params, len) {
+        if !self.flow.fits(&self.params, len) || out.room() < len {
             return Ok(false);
         }
         let n = f.encode(self.cfg.transport, self.tx_nr, out)?;
@@ -925,26 +1217,39 @@ impl Connection {
         Ok(true)
     }
 
-    fn send_system(
+    fn send_system<O: Sink + ?Sized>(
         &mut self,
         msg: &SystemMessage<'_>,
         mblk: u32,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) -> Result<bool, ConnectionError> {
-        let mut content = Vec::new();
+        let mut buf = [0u8; SYSTEM_MAX];
+        let mut content = SliceSink::new(&mut buf);
         msg.encode(&mut content)?;
+        if content.overflowed() {
+            return Err(ConnectionError::Local(EncodeError::new(
+                &SYSTEM_INFO,
+                EncodeErrorKind::Inconsistent {
+                    message: "system message longer than 128 bytes",
+                },
+            )));
+        }
         let f = Outgoing {
             flags: FrameFlags::SYSTEM,
             mblk,
             addr: 0,
-            data: &content,
+            data: content.written(),
         };
         let len = f.len(self.cfg.transport);
         self.try_send(&f, len, out)
     }
 
     /// One numbered frame by priority; `false` if nothing to send or flow control stalls.
-    fn send_one(&mut self, root: &mut Root, out: &mut Vec<u8>) -> Result<bool, ConnectionError> {
+    fn send_one<O: Sink + ?Sized>(
+        &mut self,
+        root: &mut Root<S>,
+        out: &mut O,
+    ) -> Result<bool, ConnectionError> {
         if !self.own_auth_sent {
             if self.connect_up && !self.peer_auth {
                 return Ok(false);
@@ -958,25 +1263,21 @@ impl Connection {
         }
         let me = self.id;
         // Remove requests.
-        let removes: Vec<u32> = match root.slot(me) {
-            Some(s) if !s.removes.is_empty() => s
-                .removes
-                .iter()
-                .take(REMOVE_IDS_PER_FRAME)
-                .copied()
-                .collect(),
-            _ => Vec::new(),
+        let mut removes = [0u32; REMOVE_IDS_PER_FRAME];
+        let count = match root.slot(me) {
+            Some(s) => {
+                let n = s.removes.len().min(REMOVE_IDS_PER_FRAME);
+                if let (Some(dst), Some(src)) = (removes.get_mut(..n), s.removes.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                n
+            }
+            None => 0,
         };
-        if !removes.is_empty() {
-            let msg = SystemMessage {
-                body: SystemBody::RemoveRequest(RemoveRequest {
-                    ids: removes.iter().map(|&i| i64::from(i)).collect(),
-                }),
-            };
-            let count = u32::try_from(removes.len()).unwrap_or(0);
-            let sent = self.send_system(&msg, count, out)?;
+        if count > 0 {
+            let sent = self.send_remove_request(removes.get(..count).unwrap_or_default(), out)?;
             if sent && let Some(s) = root.slot(me) {
-                s.removes.drain(..removes.len().min(s.removes.len()));
+                s.removes.drop_front(count);
             }
             return Ok(sent);
         }
@@ -987,7 +1288,25 @@ impl Connection {
         self.send_data(root, out)
     }
 
-    fn send_auth(&mut self, root: &Root, out: &mut Vec<u8>) -> Result<bool, ConnectionError> {
+    fn send_remove_request<O: Sink + ?Sized>(
+        &mut self,
+        ids: &[u32],
+        out: &mut O,
+    ) -> Result<bool, ConnectionError> {
+        let msg = SystemMessage {
+            body: SystemBody::RemoveRequest(RemoveRequest {
+                ids: ids.iter().map(|&i| i64::from(i)).collect(),
+            }),
+        };
+        let count = u32::try_from(ids.len()).unwrap_or(0);
+        self.send_system(&msg, count, out)
+    }
+
+    fn send_auth<O: Sink + ?Sized>(
+        &mut self,
+        root: &Root<S>,
+        out: &mut O,
+    ) -> Result<bool, ConnectionError> {
         let id = &root.identity;
         let nr = if id.device_nr >= AUTO_DEVICE_NR {
             0
@@ -1008,17 +1327,17 @@ impl Connection {
             flags |= AuthFlags::UNIQUE_ID;
         }
         let password = if self.cfg.is_tls && !self.cfg.listener {
-            id.password.as_str()
+            id.password.as_ref()
         } else {
             ""
         };
         let msg = SystemMessage {
             body: SystemBody::Authentication(Authentication {
                 flags,
-                user: &id.device_name,
+                user: id.device_name.as_ref(),
                 device_nr: nr,
                 unique_id: unique.then_some(&id.unique_id[..]),
-                network: &id.network,
+                network: id.network.as_ref(),
                 password,
             }),
         };
@@ -1029,14 +1348,13 @@ impl Connection {
     /// Pending mbinfo: announcements (connect-up end, creation order) or replies
     /// (other end: source bindings first, then targets, each in binding order; §10.3).
     /// `None` if there is none.
-    fn send_mbinfo(
+    fn send_mbinfo<O: Sink + ?Sized>(
         &mut self,
-        root: &mut Root,
-        out: &mut Vec<u8>,
+        root: &mut Root<S>,
+        out: &mut O,
     ) -> Result<Option<bool>, ConnectionError> {
         let me = self.id;
-        let Some(slot) = super::root::slot_index(&root.conns, me).and_then(|i| root.conns.get(i))
-        else {
+        let Some(slot) = slot_index(&root.conns, me).and_then(|i| root.conns.get(i)) else {
             return Ok(None);
         };
         let assigned = slot.assigned_nr;
@@ -1060,7 +1378,7 @@ impl Connection {
                 return Ok(None);
             };
             let block = slot.bindings.get(j).map(|b| b.block);
-            let Some(i) = block.and_then(|id| root.blocks.index_of(id)) else {
+            let Some(i) = block.and_then(|id| root.store.block_index(&root.blocks, id)) else {
                 if let Some(b) = root.slot(me).and_then(|s| s.bindings.get_mut(j)) {
                     b.reply_pending = false;
                 }
@@ -1092,8 +1410,13 @@ impl Connection {
             // Bidirectional mode (§11.8) is not implemented: keep it off.
             bflags.set(BlockFlags::BIDIRECTIONAL, false);
         }
-        let size = u32::try_from(block.data.len()).unwrap_or(u32::MAX);
-        let has_dev = !block.device_name.is_empty();
+        let size = u32::try_from(block.data.as_ref().len()).unwrap_or(u32::MAX);
+        let (block_name, device_name, network) = (
+            block.name.as_ref(),
+            block.device_name.as_ref(),
+            block.network.as_ref(),
+        );
+        let has_dev = !device_name.is_empty();
         let mut info = InfoFlags::empty();
         if device_nr >= 0x1_0000 {
             info |= InfoFlags::D_4BYTES;
@@ -1111,7 +1434,7 @@ impl Connection {
         if has_dev {
             info |= InfoFlags::HAS_DEVICE_NAME;
         }
-        if !block.name.is_empty() {
+        if !block_name.is_empty() {
             info |= InfoFlags::HAS_MBLK_NAME;
         }
         let msg = SystemMessage {
@@ -1120,25 +1443,18 @@ impl Connection {
                 device_nr,
                 size,
                 block_flags: u32::from(bflags.0),
-                device_name: has_dev.then_some(block.device_name.as_str()),
-                network: has_dev.then_some(block.network.as_str()),
-                block_name: (!block.name.is_empty()).then_some(block.name.as_str()),
+                device_name: has_dev.then_some(device_name),
+                network: has_dev.then_some(network),
+                block_name: (!block_name.is_empty()).then_some(block_name),
             }),
         };
         let own_id = u32::from(block.id.0);
-        let mut content = Vec::new();
-        msg.encode(&mut content)?;
-        let f = Outgoing {
-            flags: FrameFlags::SYSTEM,
-            mblk: own_id,
-            addr: 0,
-            data: &content,
-        };
-        let len = f.len(self.cfg.transport);
-        let sent = self.try_send(&f, len, out)?;
+        let sent = self.send_system(&msg, own_id, out)?;
         if sent && let Some(slot) = root.slot(me) {
             match binding_idx {
-                None => slot.announced.push(serial),
+                None => {
+                    let _ = slot.announced.push(serial);
+                }
                 Some(j) => {
                     if let Some(b) = slot.bindings.get_mut(j) {
                         b.reply_pending = false;
@@ -1150,12 +1466,21 @@ impl Connection {
     }
 
     /// One data frame, round-robin over the busy source buffers (§11.2 scheduling).
-    fn send_data(&mut self, root: &mut Root, out: &mut Vec<u8>) -> Result<bool, ConnectionError> {
+    fn send_data<O: Sink + ?Sized>(
+        &mut self,
+        root: &mut Root<S>,
+        out: &mut O,
+    ) -> Result<bool, ConnectionError> {
         let me = self.id;
         let transport = self.cfg.transport;
         let frame_limit = self.frame_limit;
-        let Root { conns, blocks, .. } = &mut *root;
-        let Some(slot) = super::root::slot_in(conns, me) else {
+        let Root {
+            store,
+            conns,
+            blocks,
+            ..
+        } = &mut *root;
+        let Some(slot) = slot_in(conns, me) else {
             return Ok(false);
         };
         let n = slot.bindings.len();
@@ -1165,10 +1490,17 @@ impl Connection {
                 continue;
             };
             let peer_id = b.peer_id;
-            let Some(src) = b.source.as_mut().filter(|s| s.busy()) else {
+            if !b.source.as_ref().is_some_and(Source::busy) {
+                continue;
+            }
+            let Some(block) = store
+                .block_index(blocks, b.block)
+                .and_then(|i| blocks.get(i))
+            else {
                 continue;
             };
-            let Some(block) = blocks.by_id(b.block) else {
+            let p = b.parts();
+            let Some(src) = p.source else {
                 continue;
             };
             let Some(addr) = src.next_addr() else {
@@ -1176,16 +1508,19 @@ impl Connection {
             };
             let hdr = header_len(transport, peer_id, u32::try_from(addr).unwrap_or(u32::MAX));
             let room = frame_limit.saturating_sub(hdr);
-            let Some(plan) = src.plan(&block.data, block.is_static(), room) else {
+            let is_static = block.is_static();
+            let data = block.data.as_ref();
+            let Some(plan) = src.plan(data, p.d, is_static, room) else {
                 continue;
             };
             let f = Outgoing {
                 flags: plan.flags,
                 mblk: peer_id,
                 addr: u32::try_from(plan.addr).unwrap_or(u32::MAX),
-                data: &plan.data,
+                data: plan.data(data, p.d),
             };
-            if !self.flow.fits(&self.params, hdr + plan.wire_len) {
+            let len = hdr + plan.wire_len;
+            if !self.flow.fits(&self.params, len) || out.room() < len {
                 return Ok(false);
             }
             let written = f.encode(transport, self.tx_nr, out)?;
@@ -1227,7 +1562,7 @@ impl Connection {
 
     /// Handles expired timers: silence drops the connection (`Err`); a serial client
     /// repeats CONNECT. Keep-alives are written by the next `poll_transmit`.
-    pub fn handle_timeout(&mut self, root: &mut Root, now: Millis) -> Result<(), ConnectionError> {
+    pub fn handle_timeout(&mut self, root: &mut Root<S>, now: Millis) -> Result<(), ConnectionError> {
         match self.phase {
             Phase::Closed => Ok(()),
             Phase::Link(mut l) => {
@@ -1245,4 +1580,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// Queues `e`; when the queue is full, a `DataReceived` joins the one already queued for
+/// its block (the board reads the whole block anyway) and anything else is counted lost.
+fn push_event<T, Q: Queue<Event<T>>>(queue: &mut Q, lost: &mut u32, e: Event<T>) {
+    let Err(e) = queue.push_back(e) else {
+        return;
+    };
+    if let Event::DataReceived { block, range } = &e
+        && let Some(Event::DataReceived { range: r, .. }) = queue
+            .iter_mut()
+            .find(|q| matches!(q, Event::DataReceived { block: b, .. } if b == block))
+    {
+        *r = r.start.min(range.start)..r.end.max(range.end);
+        return;
+    }
+    *lost = lost.saturating_add(1);
 }

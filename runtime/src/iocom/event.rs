@@ -1,6 +1,5 @@
 //! Events the engine reports to its caller.
 
-use alloc::string::String;
 use core::ops::Range;
 
 use ferrocom_wire::iocom::AuthFlags;
@@ -17,24 +16,27 @@ pub enum BindDirection {
 }
 
 /// Something the caller may want to know; drain with `Connection::poll_event`.
+///
+/// `T` is how names are held: `String` on the [`Heap`](super::Heap), a
+/// [`FixedStr`](super::FixedStr) in [`Fixed`](super::Fixed) storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum Event<T = alloc::string::String> {
     /// The transport is up: socket handshake done or serial link procedure finished;
     /// counters are reset (§8.4). `network` is the client's handshake network name
     /// (server side of a socket).
     Connected {
         /// Network name from the client handshake, if any.
-        network: Option<String>,
+        network: Option<T>,
     },
     /// The peer's authentication frame was accepted (§9).
     PeerAuthenticated {
         /// User (device) name.
-        user: String,
+        user: T,
         /// Device number as sent (0 = none or automatic).
         device_nr: u32,
         /// Network name.
-        network: String,
+        network: T,
         /// Authentication flags.
         flags: AuthFlags,
         /// 12-byte unique id, if sent.
@@ -75,7 +77,7 @@ pub enum Event {
         /// Its former local id.
         block: BlockId,
         /// Its name.
-        name: String,
+        name: T,
     },
     /// The peer sent a system frame of a type this end does not know; it was ignored,
     /// as the C end does (§10.4). A stricter caller may drop the connection.

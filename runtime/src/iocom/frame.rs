@@ -2,9 +2,8 @@
 //! end sends. No byte is laid out by hand here; widths are chosen as the C sender does.
 
 use alloc::borrow::Cow;
-use alloc::vec::Vec;
 
-use ferrocom_wire::codec::EncodeError;
+use ferrocom_wire::codec::{EncodeError, Sink};
 use ferrocom_wire::iocom::{
     ExtraFlags, FrameFlags, SerialAck, SerialBody, SerialFrame, SerialItem, SocketAck, SocketBody,
     SocketFrame, SocketItem,
@@ -80,11 +79,11 @@ impl Outgoing<'_> {
     }
 
     /// Appends the frame with number `nr` (and, on serial, its CRC) to `out`.
-    pub fn encode(
+    pub fn encode<O: Sink + ?Sized>(
         &self,
         transport: Transport,
         nr: u8,
-        out: &mut Vec<u8>,
+        out: &mut O,
     ) -> Result<usize, EncodeError> {
         let (flags, extra) = self.parts();
         let data = Cow::Borrowed(self.data);
@@ -127,10 +126,10 @@ pub(crate) fn header_len(transport: Transport, mblk: u32, addr: u32) -> usize {
 }
 
 /// Appends an ACK / keep-alive carrying `count` (already masked).
-pub(crate) fn encode_ack(
+pub(crate) fn encode_ack<O: Sink + ?Sized>(
     transport: Transport,
     count: u32,
-    out: &mut Vec<u8>,
+    out: &mut O,
 ) -> Result<usize, EncodeError> {
     match transport {
         Transport::Socket => SocketItem {
@@ -147,7 +146,7 @@ pub(crate) fn encode_ack(
 }
 
 /// Appends one serial link control character (§8.3).
-pub(crate) fn encode_control(body: SerialBody<'static>, out: &mut Vec<u8>) {
+pub(crate) fn encode_control<O: Sink + ?Sized>(body: SerialBody<'static>, out: &mut O) {
     // Control items have no fields; encoding cannot fail.
     let _ = SerialItem { body }.encode(out);
 }

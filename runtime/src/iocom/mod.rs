@@ -16,6 +16,11 @@
 //! Time is a caller-supplied [`Millis`] count; the engine never reads a clock. One
 //! [`Root`] is shared by all connections of a process; the application writes blocks with
 //! [`Root::write`] and publishes a snapshot with [`Root::send`].
+//!
+//! The state lives in a [`Storage`]: the [`Heap`] (the default: a server, any number of
+//! connections and dynamic blocks) or [`Fixed`] memory given by the caller (a device with
+//! a signal map known at build time, no allocator needed). It is the same engine either
+//! way.
 
 mod auth;
 mod block;
@@ -28,9 +33,12 @@ mod numbering;
 mod root;
 mod serial_link;
 mod source;
+mod storage;
 mod target;
 
-pub use auth::{AuthDecision, AuthRequest, Authorizer, hash_password};
+#[cfg(feature = "alloc")]
+pub use auth::hash_password;
+pub use auth::{AuthDecision, AuthRequest, Authorizer};
 pub use block::{BlockId, MemoryBlock};
 pub use connection::{Connection, ConnectionConfig, ConnectionId, Transport};
 pub use error::ConnectionError;
@@ -39,7 +47,10 @@ pub use event::{BindDirection, Event};
 pub use ferrocom_wire::iocom::{AuthFlags, BlockFlags};
 pub use flow::Params;
 pub use numbering::{DeviceNumbers, MemoryNumbers};
-pub use root::{Identity, Root};
+pub use root::{BlockOf, ConnSlot, Identity, Root};
+#[cfg(feature = "alloc")]
+pub use storage::Heap;
+pub use storage::{Fixed, FixedDeque, FixedStr, FixedVec, List, Queue, Storage, Text};
 
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;

@@ -8,8 +8,7 @@
 //!              ◀─────────────────────────── FA CONFIRM_REPLY   → both in data mode
 //! ```
 
-use alloc::vec::Vec;
-
+use ferrocom_wire::codec::Sink;
 use ferrocom_wire::iocom::SerialBody;
 
 use super::Millis;
@@ -48,7 +47,7 @@ pub(crate) enum LinkInput {
 
 impl Link {
     /// (Re)start: the client writes CONNECT, the server DISCONNECT (steps 1).
-    pub fn start(listener: bool, now: Millis, out: &mut Vec<u8>) -> Link {
+    pub fn start<O: Sink + ?Sized>(listener: bool, now: Millis, out: &mut O) -> Link {
         if listener {
             encode_control(SerialBody::Disconnect, out);
             Link::ServerAwaitConnect
@@ -70,14 +69,14 @@ impl Link {
     }
 
     /// Client step timeouts go back to step 1 (write CONNECT again).
-    pub fn timeout(&mut self, now: Millis, out: &mut Vec<u8>) {
+    pub fn timeout<O: Sink + ?Sized>(&mut self, now: Millis, out: &mut O) {
         if self.deadline().is_some_and(|d| now >= d) {
             *self = Link::start(false, now, out);
         }
     }
 
     /// Feeds one read (`bytes` non-empty) to the procedure.
-    pub fn input(&mut self, bytes: &[u8], now: Millis, out: &mut Vec<u8>) -> LinkInput {
+    pub fn input<O: Sink + ?Sized>(&mut self, bytes: &[u8], now: Millis, out: &mut O) -> LinkInput {
         let last = bytes.last().copied();
         match *self {
             Link::ClientAwaitReply { .. } => {

@@ -1,35 +1,42 @@
-//! Receiver model, one per (connection, block) (§11.4).
+//! Receiver model, one per (connection, block) (§11.4). The staging copy lives in the
+//! binding's buffer; a [`Target`] holds the state and is handed the copy by its binding.
 
-use alloc::vec::Vec;
 use core::ops::Range;
 
 use ferrocom_wire::transforms::delta;
 
-/// Target buffer: frames are applied to a staging copy; SYNC_COMPLETE publishes it.
-#[derive(Debug, Clone)]
+/// Target buffer state: frames are applied to a staging copy; SYNC_COMPLETE publishes it.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Target {
-    staging: Vec<u8>,
+    /// Length of the staging copy.
+    pub size: usize,
     touched: Option<Range<usize>>,
 }
 
 impl Target {
-    pub fn new(block: &[u8]) -> Self {
+    /// A target for a block of `size` bytes (its staging copy starts as the block).
+    pub fn new(size: usize) -> Self {
         Target {
-            staging: block.to_vec(),
+            size,
             touched: None,
         }
     }
 
-    /// Applies the (already zero-run expanded) content of one data frame at `addr`,
-    /// clipping at the block end. `Err(block size)` if `addr` lies beyond the block.
-    pub fn apply(&mut self, addr: usize, content: &[u8], is_delta: bool) -> Result<(), usize> {
-        let size = self.staging.len();
+    /// Applies the (already zero-run expanded) content of one data frame at `addr` to
+    /// `staging`, clipping at the block end. `Err(block size)` if `addr` lies beyond it.
+    pub fn apply(
+        &mut self,
+        staging: &mut [u8],
+        addr: usize,
+        content: &[u8],
+        is_delta: bool,
+    ) -> Result<(), usize> {
+        let size = staging.len();
         if addr > size {
             return Err(size);
         }
         let n = content.len().min(size - addr);
-        let (Some(dst), Some(src)) = (self.staging.get_mut(addr..addr + n), content.get(..n))
-        else {
+        let (Some(dst), Some(src)) = (staging.get_mut(addr..addr + n), content.get(..n)) else {
             return Err(size);
         };
         if is_delta {
@@ -45,18 +52,12 @@ impl Target {
         Ok(())
     }
 
-    /// SYNC_COMPLETE: copies the touched range into `block` and returns the range of
-    /// bytes that actually changed (like the C receiver, which shrinks it before
-    /// raising its callbacks).
-    pub fn publish(&mut self, block: &mut Vec<u8>) -> Option<Range<usize>> {
-        // Blocks only grow (§10.4 step 3); keep both views the same size.
-        if block.len() < self.staging.len() {
-            block.resize(self.staging.len(), 0);
-        } else if self.staging.len() < block.len() {
-            self.staging.resize(block.len(), 0);
-        }
+    /// SYNC_COMPLETE: copies the touched range of `staging` into `block` (both the same
+    /// size) and returns the range of bytes that actually changed (like the C receiver,
+    /// which shrinks it before raising its callbacks).
+    pub fn publish(&mut self, staging: &[u8], block: &mut [u8]) -> Option<Range<usize>> {
         let t = self.touched.take()?;
-        let (Some(src), Some(dst)) = (self.staging.get(t.clone()), block.get_mut(t.clone())) else {
+        let (Some(src), Some(dst)) = (staging.get(t.clone()), block.get_mut(t.clone())) else {
             return None;
         };
         let first = src.iter().zip(dst.iter()).position(|(a, b)| a != b);
