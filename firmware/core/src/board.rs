@@ -3,7 +3,11 @@
 
 use core::ops::Range;
 
-use ferrocom_runtime::iocom::{AUTO_DEVICE_NR, BlockFlags, BlockId, Millis, Root};
+use ferrocom_runtime::iocom::{
+    AUTO_DEVICE_NR, BlockFlags, BlockId, ConnectionConfig, Millis, Root, Storage, binding_bytes,
+};
+
+use crate::device::Link;
 
 /// Most memory blocks a board may have. The core keeps the board's block ids and the
 /// "changed, to send" marks in fixed arrays (no heap), so there is a bound; IOCOM boards
@@ -68,9 +72,9 @@ impl BlockSpec {
     }
 }
 
-/// Who the board is on the IO network, and its blocks.
+/// Who the board is on the IO network, and its `N` blocks.
 #[derive(Debug, Clone, Copy)]
-pub struct BoardSpec<'a> {
+pub struct BoardSpec<'a, const N: usize> {
     /// Device name without number (`gina`).
     pub device_name: &'a str,
     /// Device number; [`AUTO_DEVICE_NR`] (9000) lets the server assign one.
@@ -81,12 +85,12 @@ pub struct BoardSpec<'a> {
     /// the board the same number after every reconnect. A real board uses its chip id.
     pub unique_id: [u8; 12],
     /// The memory blocks, in creation order; [`Io`] addresses them by their index here.
-    pub blocks: &'a [BlockSpec],
+    pub blocks: &'a [BlockSpec; N],
 }
 
-impl<'a> BoardSpec<'a> {
+impl<'a, const N: usize> BoardSpec<'a, N> {
     /// A board with an automatic device number and a zero unique id.
-    pub const fn new(device_name: &'a str, network: &'a str, blocks: &'a [BlockSpec]) -> Self {
+    pub const fn new(device_name: &'a str, network: &'a str, blocks: &'a [BlockSpec; N]) -> Self {
         BoardSpec {
             device_name,
             device_nr: AUTO_DEVICE_NR,
@@ -95,7 +99,28 @@ impl<'a> BoardSpec<'a> {
             blocks,
         }
     }
+
+    /// Bytes of memory [`Device::new`](crate::Device::new) needs for this board on
+    /// `link`: the transmit buffer (one frame and the link bytes around it), the blocks'
+    /// contents, the receive buffer (one frame) and, per block, what its binding to the
+    /// server takes at most (two copies of an upward block for the delta encoder, none
+    /// for the static `info` block, a staging copy of a downward block). A `const fn`,
+    /// so a firmware sizes a static array with it.
+    pub const fn memory_size(&self, link: Link) -> usize {
+        let frame = link.config().frame_size();
+        let mut n = frame + TX_SLACK + frame;
+        let mut i = 0;
+        while i < N {
+            let b = &self.blocks[i];
+            n += b.size + binding_bytes(b.size, b.flags, true);
+            i += 1;
+        }
+        n
+    }
 }
+
+/// Transmit buffer room beyond one frame: link control bytes, the handshake, an ACK.
+pub(crate) const TX_SLACK: usize = 40;
 
 /// The application of a board. The same code runs under any runner: the blocking
 /// [`Runner`](crate::Runner) loop, the host crate's tokio runner, or a firmware main loop.
@@ -117,11 +142,42 @@ pub trait Board {
 }
 
 /// The board's view of its memory blocks, by index into [`BoardSpec::blocks`].
-#[derive(Debug)]
 pub struct Io<'a> {
-    pub(crate) root: &'a mut Root,
+    pub(crate) root: &'a mut dyn Blocks,
     pub(crate) ids: &'a [BlockId],
     pub(crate) dirty: &'a mut u32,
+}
+
+impl core::fmt::Debug for Io<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Io").field("ids", &self.ids).finish_non_exhaustive()
+    }
+}
+
+/// The engine root as [`Io`] sees it, whatever its storage (so that [`Board`] needs no
+/// type parameters).
+pub(crate) trait Blocks {
+    fn read(&self, id: BlockId) -> Option<&[u8]>;
+    fn write(&mut self, id: BlockId, addr: usize, bytes: &[u8]) -> bool;
+}
+
+impl<S: Storage> Blocks for Root<S> {
+    fn read(&self, id: BlockId) -> Option<&[u8]> {
+        Root::read(self, id)
+    }
+    fn write(&mut self, id: BlockId, addr: usize, bytes: &[u8]) -> bool {
+        Root::write(self, id, addr, bytes)
+    }
+}
+
+impl Link {
+    /// The engine's configuration of the board's connection.
+    pub(crate) const fn config(self) -> ConnectionConfig {
+        match self {
+            Link::Socket => ConnectionConfig::socket_client(false),
+            Link::Serial => ConnectionConfig::serial_client(),
+        }
+    }
 }
 
 impl Io<'_> {

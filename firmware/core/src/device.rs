@@ -1,15 +1,14 @@
 //! [`Device`]: a board, its IOCOM root and its one connection up to a server, driven
 //! sans-I/O — bytes and time in, bytes and a wake-up time out.
 
-use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
 use ferrocom_runtime::iocom::{
-    BlockId, Connection, ConnectionConfig, ConnectionError, Event, Identity, Millis, Root,
+    BlockId, Connection, ConnectionError, Event, Fixed, FixedStr, Identity, Millis, Root,
 };
+use ferrocom_wire::codec::{Sink, SliceSink};
 
-use crate::board::{Board, BoardSpec, Io, MAX_BLOCKS};
+use crate::board::{Board, BoardSpec, Io, MAX_BLOCKS, TX_SLACK};
 
 /// The kind of byte stream the board talks over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +21,7 @@ pub enum Link {
     Serial,
 }
 
-/// What is wrong with a [`BoardSpec`].
+/// What is wrong with a [`BoardSpec`] or the memory given for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SetupError {
@@ -40,10 +39,19 @@ pub enum SetupError {
         /// Length of the initial content.
         init: usize,
     },
-    /// The engine refused the block (no free block id).
+    /// The engine refused the block (no free block id, or a name longer than 25 bytes).
     NoBlockId {
         /// Block name.
         block: &'static str,
+    },
+    /// A device or network name longer than the wire allows (15 / 23 bytes).
+    NameTooLong,
+    /// The memory given is smaller than [`BoardSpec::memory_size`].
+    OutOfMemory {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
     },
 }
 
@@ -59,6 +67,11 @@ impl fmt::Display for SetupError {
                 "block `{block}` has {size} bytes but its initial content has {init}"
             ),
             SetupError::NoBlockId { block } => write!(f, "no block id left for block `{block}`"),
+            SetupError::NameTooLong => f.write_str("device or network name too long"),
+            SetupError::OutOfMemory { needed, given } => write!(
+                f,
+                "the board needs {needed} bytes of memory, {given} were given"
+            ),
         }
     }
 }
@@ -66,8 +79,20 @@ impl fmt::Display for SetupError {
 #[cfg(feature = "std")]
 impl std::error::Error for SetupError {}
 
+/// Most events the engine holds between two drains. The device feeds input to the
+/// engine in pieces of [`INPUT_PIECE`] bytes and drains after each, so they never pile
+/// up further (an event needs at least a frame's header of input).
+const EVENTS: usize = 16;
+/// See [`EVENTS`].
+const INPUT_PIECE: usize = 32;
+
+/// The engine storage of a board with `N` blocks: buffers carved from the memory given
+/// to [`Device::new`], one connection.
+pub type BoardStorage<'m, const N: usize> = Fixed<'m, N, 1, EVENTS>;
+
 /// A board with its IOCOM state: one [`Root`] holding the board's memory blocks and one
-/// [`Connection`] up to the server.
+/// [`Connection`] up to the server, all in memory the caller gives
+/// ([`BoardSpec::memory_size`] bytes: no heap).
 ///
 /// Sans-I/O: the caller moves bytes and reads the clock. A runner calls, in a loop,
 /// [`poll`](Self::poll) (board, timers, output), writes [`transmit`](Self::transmit) to the
@@ -75,71 +100,87 @@ impl std::error::Error for SetupError {}
 /// until [`next_wake`](Self::next_wake) and feeds what came with
 /// [`handle_input`](Self::handle_input); [`connect`](Self::connect) /
 /// [`disconnect`](Self::disconnect) when a stream opens / ends.
-#[derive(Debug)]
-pub struct Device<B> {
+pub struct Device<'m, B, const N: usize> {
     board: B,
-    root: Root,
-    conn: Connection,
+    root: Root<BoardStorage<'m, N>>,
+    conn: Connection<BoardStorage<'m, N>>,
     link: Link,
-    ids: [BlockId; MAX_BLOCKS],
-    count: usize,
+    ids: [BlockId; N],
     /// Bit `i`: block `i` has changes not yet in a snapshot ([`Root::send`] again).
     dirty: u32,
-    tx: Vec<u8>,
+    tx: SliceSink<'m>,
     tx_done: usize,
     online: bool,
     session_up: bool,
     board_wake: Millis,
 }
 
-impl<B: Board> Device<B> {
+impl<B: fmt::Debug, const N: usize> fmt::Debug for Device<'_, B, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Device")
+            .field("board", &self.board)
+            .field("link", &self.link)
+            .field("online", &self.online)
+            .field("session_up", &self.session_up)
+            .field("memory", self.root.storage())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'m, B: Board, const N: usize> Device<'m, B, N> {
     /// Creates the board's blocks (in `spec.blocks` order, so they get ids 8, 9, ... and
-    /// are announced in that order, as a C board does). The stream is not open yet: call
+    /// are announced in that order, as a C board does) in `memory`, which must have at
+    /// least [`BoardSpec::memory_size`] bytes. The stream is not open yet: call
     /// [`connect`](Self::connect) when it is.
     pub fn new(
-        spec: &BoardSpec<'_>,
+        spec: &BoardSpec<'_, N>,
         link: Link,
         board: B,
         now: Millis,
+        memory: &'m mut [u8],
     ) -> Result<Self, SetupError> {
-        if spec.blocks.len() > MAX_BLOCKS {
-            return Err(SetupError::TooManyBlocks {
-                count: spec.blocks.len(),
+        if N > MAX_BLOCKS {
+            return Err(SetupError::TooManyBlocks { count: N });
+        }
+        let needed = spec.memory_size(link);
+        if memory.len() < needed {
+            return Err(SetupError::OutOfMemory {
+                needed,
+                given: memory.len(),
             });
         }
-        let mut identity = Identity::new(spec.device_name, spec.network);
+        let cfg = link.config();
+        let (tx, rest) = memory.split_at_mut(cfg.frame_size() + TX_SLACK);
+        let mut identity: Identity<FixedStr<25>, FixedStr<45>> =
+            Identity::try_new(spec.device_name, spec.network).ok_or(SetupError::NameTooLong)?;
         identity.device_nr = spec.device_nr;
         identity.unique_id = spec.unique_id;
-        let mut root = Root::new(identity);
-        let mut ids = [BlockId(0); MAX_BLOCKS];
+        let mut root = Root::with_storage(Fixed::new(rest), identity);
+        let mut ids = [BlockId(0); N];
         for (slot, b) in ids.iter_mut().zip(spec.blocks) {
-            let mut data = vec![0; b.size];
-            let Some(head) = data.get_mut(..b.init.len()) else {
+            if b.init.len() > b.size {
                 return Err(SetupError::InitTooLong {
                     block: b.name,
                     size: b.size,
                     init: b.init.len(),
                 });
-            };
-            head.copy_from_slice(b.init);
+            }
             *slot = root
-                .create_block(b.name, b.flags, data)
+                .create_block_from(b.name, b.flags, b.size, b.init)
                 .ok_or(SetupError::NoBlockId { block: b.name })?;
         }
-        let cfg = match link {
-            Link::Socket => ConnectionConfig::socket_client(false),
-            Link::Serial => ConnectionConfig::serial_client(),
-        };
-        let conn = Connection::new(&mut root, cfg, now);
+        let conn = Connection::try_new(&mut root, cfg, now).ok_or(SetupError::OutOfMemory {
+            needed,
+            given: needed,
+        })?;
         Ok(Device {
             board,
             root,
             conn,
             link,
             ids,
-            count: spec.blocks.len(),
             dirty: 0,
-            tx: Vec::new(),
+            tx: SliceSink::new(tx),
             tx_done: 0,
             online: false,
             session_up: false,
@@ -169,12 +210,18 @@ impl<B: Board> Device<B> {
 
     /// Current content of block `block` (index into the board's block list).
     pub fn block(&self, block: usize) -> Option<&[u8]> {
-        self.root.read(*self.ids[..self.count].get(block)?)
+        self.root.read(*self.ids.get(block)?)
     }
 
-    /// The engine's root (blocks, identity), read-only.
-    pub fn root(&self) -> &Root {
+    /// The engine's root (blocks, identity, memory use), read-only.
+    pub fn root(&self) -> &Root<BoardStorage<'m, N>> {
         &self.root
+    }
+
+    /// Engine events dropped because more came between two drains than the device
+    /// holds (0 unless the engine misbehaves; see `Connection::events_lost`).
+    pub fn events_lost(&self) -> u32 {
+        self.conn.events_lost()
     }
 
     /// `true` while a session with the server is up (both ends authenticated).
@@ -208,12 +255,15 @@ impl<B: Board> Device<B> {
     /// the session is over (close the stream, [`disconnect`](Self::disconnect), open a new
     /// one later); serial: the link procedure restarted by itself, keep going.
     pub fn handle_input(&mut self, bytes: &[u8], now: Millis) -> Result<(), ConnectionError> {
-        if !self.online {
-            return Ok(());
+        for piece in bytes.chunks(INPUT_PIECE) {
+            if !self.online {
+                return Ok(());
+            }
+            let r = self.conn.handle_input(&mut self.root, piece, now);
+            self.drain_events(now);
+            r.map_err(|e| self.protocol_error(e, now))?;
         }
-        let r = self.conn.handle_input(&mut self.root, bytes, now);
-        self.drain_events(now);
-        r.map_err(|e| self.protocol_error(e, now))
+        Ok(())
     }
 
     /// Runs the board if its time has come, queues changed blocks, serves the engine's
@@ -222,7 +272,7 @@ impl<B: Board> Device<B> {
         if now >= self.board_wake {
             let mut io = Io {
                 root: &mut self.root,
-                ids: &self.ids[..self.count],
+                ids: &self.ids,
                 dirty: &mut self.dirty,
             };
             self.board_wake = self.board.poll(now, &mut io).max(now.saturating_add(1));
@@ -247,7 +297,7 @@ impl<B: Board> Device<B> {
 
     /// Bytes waiting to be written to the stream.
     pub fn transmit(&self) -> &[u8] {
-        self.tx.get(self.tx_done..).unwrap_or_default()
+        self.tx.written().get(self.tx_done..).unwrap_or_default()
     }
 
     /// `n` bytes of [`transmit`](Self::transmit) were written.
@@ -271,7 +321,7 @@ impl<B: Board> Device<B> {
         if self.dirty == 0 {
             return;
         }
-        for (i, &id) in self.ids[..self.count].iter().enumerate() {
+        for (i, &id) in self.ids.iter().enumerate() {
             if self.dirty & (1 << i) != 0 {
                 self.root.send(id);
                 if !self.root.has_unsent_changes(id) {
@@ -305,11 +355,10 @@ impl<B: Board> Device<B> {
                 Event::PeerAuthenticated { .. } => self.set_session(now, true),
                 Event::Disconnected { .. } => self.set_session(now, false),
                 Event::DataReceived { block, range } => {
-                    let ids = &self.ids[..self.count];
-                    if let Some(index) = ids.iter().position(|&id| id == block) {
+                    if let Some(index) = self.ids.iter().position(|&id| id == block) {
                         let mut io = Io {
                             root: &mut self.root,
-                            ids,
+                            ids: &self.ids,
                             dirty: &mut self.dirty,
                         };
                         self.board.on_write(now, index, range, &mut io);

@@ -7,7 +7,8 @@
 //! * [`BoardSpec`] / [`BlockSpec`] — who the board is and its memory blocks, `const` data
 //!   (names and sizes from the generated bindings, the packed `info` block).
 //! * [`Device`] — the board with the sans-I/O IOCOM engine of `ferrocom-runtime` (one
-//!   `Root`, one connection up): bytes and time in, bytes and a wake-up time out. Any
+//!   `Root`, one connection up, in memory the caller gives): bytes and time in, bytes
+//!   and a wake-up time out. Any
 //!   runner drives it: the blocking [`Runner`] here, the tokio runner of the host crate,
 //!   an interrupt-driven firmware loop.
 //! * [`Runner`] — a blocking loop over a [`Transport`] (read with a wait limit, write,
@@ -16,25 +17,22 @@
 //!
 //! `#![no_std]`; the `std` feature (default) only adds `std::error::Error` impls.
 //!
-//! # What allocates
+//! # No heap
 //!
-//! The core's own API and state are heap-free: block ids and "to send" marks are fixed
-//! arrays ([`MAX_BLOCKS`]), the runner's receive buffer is an array of [`RX_CHUNK`] bytes,
-//! the board's blocks are the generated fixed-size buffers. The IOCOM engine underneath
-//! (`ferrocom_runtime::iocom`) needs `alloc`: each memory block's bytes and names, the
-//! source and target buffers of every binding (two copies of an up block, one of a down
-//! block, for the delta encoder and the staging copy), the frame being reassembled, the
-//! event queue and the output buffer are `Vec`/`String`/`VecDeque`. All of them reach
-//! their size in the first session and keep it, so a fixed map needs a fixed heap
-//! (measured in BENCHMARKS.md) and allocates nothing in steady state except the event
-//! queue's entries. A firmware provides a `#[global_allocator]` over a static arena.
+//! Nothing allocates: the device takes one byte array of [`BoardSpec::memory_size`] bytes
+//! (a `const fn`, so a firmware sizes a `static` or a local array in `main` with it) and
+//! the engine ([`ferrocom_runtime::iocom`] with [`Fixed`](ferrocom_runtime::iocom::Fixed)
+//! storage) carves from it the transmit buffer, the blocks' contents, the receive buffer
+//! and per binding the source and target copies; what a session takes comes back when it
+//! ends and is reused by the next. Lists (blocks, bindings, events) have capacities fixed
+//! by the board's block count `N`. The crate does not use `alloc`.
 //!
 //! ```
 //! use ferrocom_device_core::{BlockSpec, Board, BoardSpec, Device, Io, Link, Millis};
 //!
 //! struct Blinker { on: bool }
 //!
-//! const BLOCKS: &[BlockSpec] = &[BlockSpec::up("exp", 8)];
+//! const BLOCKS: &[BlockSpec; 1] = &[BlockSpec::up("exp", 8)];
 //!
 //! impl Board for Blinker {
 //!     fn poll(&mut self, now: Millis, io: &mut Io<'_>) -> Millis {
@@ -46,8 +44,9 @@
 //!     }
 //! }
 //!
-//! let spec = BoardSpec::new("blinker", "cafenet", BLOCKS);
-//! let mut dev = Device::new(&spec, Link::Socket, Blinker { on: false }, 0).unwrap();
+//! const SPEC: BoardSpec<'static, 1> = BoardSpec::new("blinker", "cafenet", BLOCKS);
+//! let mut memory = [0u8; SPEC.memory_size(Link::Socket)];
+//! let mut dev = Device::new(&SPEC, Link::Socket, Blinker { on: false }, 0, &mut memory).unwrap();
 //! dev.connect(0);
 //! dev.poll(0).unwrap();
 //! // The socket handshake (`53`, network name) is the first thing out.
@@ -62,7 +61,6 @@
 // path), as in ferrocom-runtime.
 #![allow(clippy::result_large_err)]
 
-extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -71,6 +69,6 @@ mod device;
 mod runner;
 
 pub use board::{BlockSpec, Board, BoardSpec, Io, IoError, MAX_BLOCKS};
-pub use device::{Device, Link, SetupError};
+pub use device::{BoardStorage, Device, Link, SetupError};
 pub use ferrocom_runtime::iocom::{AUTO_DEVICE_NR, BlockFlags, ConnectionError, Millis};
 pub use runner::{Backoff, Clock, Fault, RX_CHUNK, Runner, Transport};

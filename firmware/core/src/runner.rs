@@ -143,9 +143,9 @@ impl Runner {
     }
 
     /// Runs forever; `report` hears every [`Fault`] (log it or ignore it).
-    pub fn run<B: Board, T: Transport, C: Clock>(
+    pub fn run<B: Board, const N: usize, T: Transport, C: Clock>(
         &mut self,
-        device: &mut Device<B>,
+        device: &mut Device<'_, B, N>,
         transport: &mut T,
         clock: &C,
         mut report: impl FnMut(Fault<T::Error>),
@@ -161,9 +161,9 @@ impl Runner {
     /// due, then wait for input until the next deadline (in [`Transport::read`], or in
     /// [`Clock::sleep_ms`] while closed) and feed it. Never panics on what the stream
     /// brings; every failure is returned and handled (reopen, back-off) already.
-    pub fn step<B: Board, T: Transport, C: Clock>(
+    pub fn step<B: Board, const N: usize, T: Transport, C: Clock>(
         &mut self,
-        device: &mut Device<B>,
+        device: &mut Device<'_, B, N>,
         transport: &mut T,
         clock: &C,
     ) -> Result<(), Fault<T::Error>> {
@@ -225,9 +225,9 @@ impl Runner {
         retry_in
     }
 
-    fn transport_failed<B: Board, T: Transport>(
+    fn transport_failed<B: Board, const N: usize, T: Transport>(
         &mut self,
-        device: &mut Device<B>,
+        device: &mut Device<'_, B, N>,
         transport: &mut T,
         error: T::Error,
         now: Millis,
@@ -238,9 +238,9 @@ impl Runner {
         Fault::Transport { error, retry_in }
     }
 
-    fn protocol<B: Board, T: Transport>(
+    fn protocol<B: Board, const N: usize, T: Transport>(
         &mut self,
-        device: &mut Device<B>,
+        device: &mut Device<'_, B, N>,
         transport: &mut T,
         error: ConnectionError,
         now: Millis,

@@ -9,11 +9,12 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use ferrocom_device_core::{
-    Backoff, BlockSpec, Board, BoardSpec, Clock, Device, Io, Link, Millis, Runner, Transport,
+    Backoff, BlockSpec, Board, BoardSpec, Clock, Device, Io, Link, Millis, Runner, SetupError,
+    Transport,
 };
 use ferrocom_runtime::iocom::{BlockId, Connection, ConnectionConfig, Event, Identity, Root};
 
-const BLOCKS: &[BlockSpec] = &[
+const BLOCKS: &[BlockSpec; 3] = &[
     BlockSpec::up("exp", 10),
     BlockSpec::down("imp", 6),
     BlockSpec::info(b"not a real info block"),
@@ -183,18 +184,22 @@ impl Transport for MemServer<'_> {
     }
 }
 
-fn spec() -> BoardSpec<'static> {
+fn memory(link: Link) -> Vec<u8> {
+    vec![0; spec().memory_size(link)]
+}
+
+fn spec() -> BoardSpec<'static, 3> {
     BoardSpec::new("counter", "cafenet", BLOCKS)
 }
 
 /// Steps until `done` or the simulated clock passes `limit`; returns the faults seen.
 fn run_until(
     runner: &mut Runner,
-    dev: &mut Device<Counter>,
+    dev: &mut Device<'_, Counter, 3>,
     srv: &mut MemServer<'_>,
     clock: &SimClock,
     limit: Millis,
-    mut done: impl FnMut(&Device<Counter>, &MemServer<'_>) -> bool,
+    mut done: impl FnMut(&Device<'_, Counter, 3>, &MemServer<'_>) -> bool,
 ) -> Vec<String> {
     let mut faults = Vec::new();
     while !done(dev, srv) {
@@ -217,7 +222,8 @@ fn count_in(data: &[u8]) -> u32 {
 fn values_go_up_and_writes_come_down_over_a_socket() {
     let clock = SimClock::default();
     let mut srv = MemServer::new(&clock, false);
-    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0).unwrap();
+    let mut mem = memory(Link::Socket);
+    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0, &mut mem).unwrap();
     let mut runner = Runner::new(Backoff::default());
 
     let faults = run_until(&mut runner, &mut dev, &mut srv, &clock, 5_000, |d, s| {
@@ -251,7 +257,8 @@ fn a_broken_stream_is_reopened_with_growing_delays_and_values_resync() {
     let clock = SimClock::default();
     let mut srv = MemServer::new(&clock, false);
     srv.open_fails = 3;
-    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0).unwrap();
+    let mut mem = memory(Link::Socket);
+    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0, &mut mem).unwrap();
     let mut runner = Runner::new(Backoff {
         initial: 100,
         max: 1_000,
@@ -289,7 +296,8 @@ fn a_broken_stream_is_reopened_with_growing_delays_and_values_resync() {
 fn garbage_from_the_server_drops_the_session_and_it_comes_back() {
     let clock = SimClock::default();
     let mut srv = MemServer::new(&clock, false);
-    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0).unwrap();
+    let mut mem = memory(Link::Socket);
+    let mut dev = Device::new(&spec(), Link::Socket, Counter::default(), 0, &mut mem).unwrap();
     let mut runner = Runner::new(Backoff::default());
     run_until(&mut runner, &mut dev, &mut srv, &clock, 5_000, |d, _| {
         d.is_connected()
@@ -314,7 +322,8 @@ fn garbage_from_the_server_drops_the_session_and_it_comes_back() {
 fn serial_link_carries_values_and_restarts_in_place_after_an_error() {
     let clock = SimClock::default();
     let mut srv = MemServer::new(&clock, true);
-    let mut dev = Device::new(&spec(), Link::Serial, Counter::default(), 0).unwrap();
+    let mut mem = memory(Link::Serial);
+    let mut dev = Device::new(&spec(), Link::Serial, Counter::default(), 0, &mut mem).unwrap();
     let mut runner = Runner::new(Backoff::default());
     let faults = run_until(&mut runner, &mut dev, &mut srv, &clock, 10_000, |d, s| {
         d.is_connected() && s.mirror("exp").is_some_and(|m| count_in(m) >= 3)
@@ -340,20 +349,27 @@ fn serial_link_carries_values_and_restarts_in_place_after_an_error() {
 
 #[test]
 fn board_mistakes_are_errors_not_panics() {
-    const WRONG: &[BlockSpec] = &[BlockSpec {
+    const WRONG: &[BlockSpec; 1] = &[BlockSpec {
         init: b"0123456789",
         ..BlockSpec::up("exp", 4)
     }];
-    let err = Device::new(
-        &BoardSpec::new("x", "cafenet", WRONG),
-        Link::Socket,
-        Counter::default(),
-        0,
-    )
-    .unwrap_err();
+    let wrong = BoardSpec::new("x", "cafenet", WRONG);
+    let mut mem = vec![0; wrong.memory_size(Link::Socket)];
+    let err = Device::new(&wrong, Link::Socket, Counter::default(), 0, &mut mem).unwrap_err();
     assert_eq!(
         err.to_string(),
         "block `exp` has 4 bytes but its initial content has 10"
+    );
+    // One byte short of what the board needs is refused up front.
+    let mut short = memory(Link::Serial);
+    short.pop();
+    let err = Device::new(&spec(), Link::Serial, Counter::default(), 0, &mut short).unwrap_err();
+    assert_eq!(
+        err,
+        SetupError::OutOfMemory {
+            needed: spec().memory_size(Link::Serial),
+            given: spec().memory_size(Link::Serial) - 1
+        }
     );
 
     struct Careless(Vec<String>);
@@ -366,7 +382,8 @@ fn board_mistakes_are_errors_not_panics() {
             now + 1000
         }
     }
-    let mut dev = Device::new(&spec(), Link::Socket, Careless(Vec::new()), 0).unwrap();
+    let mut mem = memory(Link::Socket);
+    let mut dev = Device::new(&spec(), Link::Socket, Careless(Vec::new()), 0, &mut mem).unwrap();
     dev.poll(0).unwrap();
     assert_eq!(
         dev.board().0,

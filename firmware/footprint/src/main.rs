@@ -74,16 +74,20 @@ impl Board for Counter {
     }
 }
 
-const BLOCKS: &[BlockSpec] = &[
+const BLOCKS: &[BlockSpec; 3] = &[
     BlockSpec::up("exp", 8),
     BlockSpec::down("imp", 8),
     BlockSpec::info(b"\x15;tiny\0up\0down\0"),
 ];
 
+const SPEC: BoardSpec<'static, 3> = BoardSpec::new("tiny", "cafenet", BLOCKS);
+
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
-    let spec = BoardSpec::new("tiny", "cafenet", BLOCKS);
-    let Ok(mut dev) = Device::new(&spec, Link::Serial, Counter(0), Tick.now_ms()) else {
+    // All the device's memory, sized at build time; `_start` never returns.
+    let mut memory = [0u8; SPEC.memory_size(Link::Serial)];
+    let Ok(mut dev) = Device::new(&SPEC, Link::Serial, Counter(0), Tick.now_ms(), &mut memory)
+    else {
         loop {}
     };
     Runner::new(Backoff::default()).run(&mut dev, &mut Uart, &Tick, |_| {})

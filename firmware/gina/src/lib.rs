@@ -44,7 +44,7 @@ pub const EXP: usize = 0;
 pub const IMP: usize = 1;
 
 /// gina's memory blocks, in the C gina's creation order (ids 8..14).
-pub const BLOCKS: &[BlockSpec] = &[
+pub const BLOCKS: &[BlockSpec; 7] = &[
     BlockSpec::up(exp::NAME, exp::SIZE).with_flags(UP),
     BlockSpec::down(imp::NAME, imp::SIZE).with_flags(DOWN),
     BlockSpec::up(dexp::NAME, dexp::SIZE).with_flags(UP),
@@ -56,7 +56,7 @@ pub const BLOCKS: &[BlockSpec] = &[
 
 /// gina on network `network`, automatic device number, with `unique_id` (a real board
 /// uses its chip id; the server keeps the number it assigns per unique id).
-pub const fn spec(network: &str, unique_id: [u8; 12]) -> BoardSpec<'_> {
+pub const fn spec(network: &str, unique_id: [u8; 12]) -> BoardSpec<'_, 7> {
     let mut s = BoardSpec::new(signals::DEVICE_NAME, network, BLOCKS);
     s.unique_id = unique_id;
     s

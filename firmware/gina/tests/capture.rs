@@ -98,16 +98,12 @@ fn first_bytes_are_the_captured_gina_bytes() {
     let server_bytes =
         std::fs::read(vectors().join("tcp-frank-gina.server-to-device.bin")).unwrap();
 
-    let mut dev = Device::new(
-        &spec("cafenet", unique_id),
-        Link::Socket,
-        Gina::new(Still),
-        0,
-    )
-    .unwrap();
+    let spec = spec("cafenet", unique_id);
+    let mut mem = vec![0u8; spec.memory_size(Link::Socket)];
+    let mut dev = Device::new(&spec, Link::Socket, Gina::new(Still), 0, &mut mem).unwrap();
     dev.connect(0);
     let mut out = Vec::new();
-    let mut pump = |dev: &mut Device<Gina<Still>>, now| {
+    let mut pump = |dev: &mut Device<'_, Gina<Still>, 7>, now| {
         dev.poll(now).unwrap();
         out.extend_from_slice(dev.transmit());
         let n = dev.transmit().len();

@@ -144,8 +144,10 @@ async fn blocking_runner_over_tcp() {
         std::thread::spawn(move || {
             let clock = StdClock::new();
             let spec = spec("cafenet", *b"gina-block-1");
+            let mut mem = vec![0u8; spec.memory_size(Link::Socket)];
             let mut dev =
-                Device::new(&spec, Link::Socket, Gina::new(pins), clock.now_ms()).unwrap();
+                Device::new(&spec, Link::Socket, Gina::new(pins), clock.now_ms(), &mut mem)
+                    .unwrap();
             let mut t = TcpTransport::new(&addr);
             run_blocking(&mut dev, &mut t, &clock, Backoff::default(), &stop);
         })
@@ -171,8 +173,10 @@ async fn tokio_runner_over_tcp_and_a_spy_sees_the_signals() {
         tokio::spawn(async move {
             let clock = StdClock::new();
             let spec = spec("cafenet", *b"gina-tokio-1");
+            let mut mem = vec![0u8; spec.memory_size(Link::Socket)];
             let mut dev =
-                Device::new(&spec, Link::Socket, Gina::new(SimPins::default()), 0).unwrap();
+                Device::new(&spec, Link::Socket, Gina::new(SimPins::default()), 0, &mut mem)
+                    .unwrap();
             let open = || tokio::net::TcpStream::connect(addr.clone());
             run_tokio(&mut dev, open, &clock, Backoff::default(), stop_rx).await;
             dev.into_board()
@@ -243,8 +247,10 @@ async fn blocking_runner_over_a_serial_pty() {
         std::thread::spawn(move || {
             let clock = StdClock::new();
             let spec = spec("cafenet", [0; 12]);
+            let mut mem = vec![0u8; spec.memory_size(Link::Serial)];
             let mut dev =
-                Device::new(&spec, Link::Serial, Gina::new(pins), clock.now_ms()).unwrap();
+                Device::new(&spec, Link::Serial, Gina::new(pins), clock.now_ms(), &mut mem)
+                    .unwrap();
             let mut t = SerialTransport::from_port(board_end);
             run_blocking(&mut dev, &mut t, &clock, Backoff::default(), &stop);
         })

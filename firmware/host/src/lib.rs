@@ -223,8 +223,8 @@ impl Transport for SerialTransport {
 
 /// Runs `device` over `transport` with the core's blocking [`Runner`] until `stop` is
 /// set; every fault is logged (WARN) and handled by the runner (reopen, back-off).
-pub fn run_blocking<B: Board, T: Transport>(
-    device: &mut Device<B>,
+pub fn run_blocking<B: Board, T: Transport, const N: usize>(
+    device: &mut Device<'_, B, N>,
     transport: &mut T,
     clock: &StdClock,
     backoff: Backoff,
@@ -248,8 +248,8 @@ enum SessionEnd {
 /// Runs `device` under tokio until `stop` turns `true`: `open` makes a new stream (TCP
 /// or serial) for each attempt; failures are logged (WARN) and retried with back-off, the
 /// board running in between. The same `Device` and board as [`run_blocking`].
-pub async fn run_tokio<B, S, F, Fut>(
-    device: &mut Device<B>,
+pub async fn run_tokio<B, S, F, Fut, const N: usize>(
+    device: &mut Device<'_, B, N>,
     mut open: F,
     clock: &StdClock,
     backoff: Backoff,
@@ -297,8 +297,8 @@ pub async fn run_tokio<B, S, F, Fut>(
     }
 }
 
-async fn session<B: Board, S: AsyncRead + AsyncWrite + Unpin>(
-    device: &mut Device<B>,
+async fn session<B: Board, S: AsyncRead + AsyncWrite + Unpin, const N: usize>(
+    device: &mut Device<'_, B, N>,
     mut stream: S,
     clock: &StdClock,
     stop: &mut watch::Receiver<bool>,
@@ -466,14 +466,20 @@ impl Options {
 /// Runs `board` (identity and blocks from `spec`, network from `opts`) as `opts` say:
 /// blocks the calling thread until `--seconds` have passed (or forever). Returns the board
 /// so a caller can look at its final state.
-pub fn run_board<B: Board>(spec: &BoardSpec<'_>, board: B, opts: &Options) -> Result<B, String> {
+pub fn run_board<B: Board, const N: usize>(
+    spec: &BoardSpec<'_, N>,
+    board: B,
+    opts: &Options,
+) -> Result<B, String> {
     let spec = BoardSpec {
         network: &opts.network,
         ..*spec
     };
     let clock = StdClock::new();
     let link = opts.endpoint.link();
-    let mut device = Device::new(&spec, link, board, clock.now_ms()).map_err(|e| e.to_string())?;
+    let mut memory = std::vec![0u8; spec.memory_size(link)];
+    let mut device = Device::new(&spec, link, board, clock.now_ms(), &mut memory)
+        .map_err(|e| e.to_string())?;
     let backoff = Backoff::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = Arc::new(AtomicBool::new(false));

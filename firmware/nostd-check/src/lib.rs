@@ -7,7 +7,9 @@
 #![no_std]
 
 use ferrocom_board_plc::{Plc, PlcPins, spec};
-use ferrocom_device_core::{Backoff, Clock, Device, Link, Millis, Runner, SetupError, Transport};
+use ferrocom_device_core::{
+    Backoff, BoardSpec, Clock, Device, Link, Millis, Runner, SetupError, Transport,
+};
 
 /// Pins that a HAL would read: here fixed values.
 #[derive(Debug, Default)]
@@ -81,12 +83,16 @@ impl Clock for Ticks {
 
 /// Runs the plc board over a serial link for `steps` turns; returns the bytes it wrote.
 pub fn run_plc(input: &[u8], steps: usize) -> Result<usize, SetupError> {
+    const SPEC: BoardSpec<'static, 4> = spec("cafenet", [0; 12]);
+    // Sized at build time; on a microcontroller a `static` or a local of `main`.
+    let mut memory = [0u8; SPEC.memory_size(Link::Serial)];
     let clock = Ticks::default();
     let mut dev = Device::new(
-        &spec("cafenet", [0; 12]),
+        &SPEC,
         Link::Serial,
         Plc::new(FixedPins::default()),
         0,
+        &mut memory,
     )?;
     let mut uart = SliceUart { input, written: 0 };
     let mut runner = Runner::new(Backoff::default());

@@ -41,7 +41,7 @@ pub const IMP: usize = 1;
 pub const CONF: usize = 2;
 
 /// The board's memory blocks.
-pub const BLOCKS: &[BlockSpec] = &[
+pub const BLOCKS: &[BlockSpec; 4] = &[
     BlockSpec::up(exp::NAME, exp::SIZE),
     BlockSpec::down(imp::NAME, imp::SIZE),
     BlockSpec::down(conf::NAME, conf::SIZE),
@@ -49,7 +49,7 @@ pub const BLOCKS: &[BlockSpec] = &[
 ];
 
 /// The board on `network` with an automatic number and `unique_id`.
-pub const fn spec(network: &str, unique_id: [u8; 12]) -> BoardSpec<'_> {
+pub const fn spec(network: &str, unique_id: [u8; 12]) -> BoardSpec<'_, 4> {
     let mut s = BoardSpec::new(signals::DEVICE_NAME, network, BLOCKS);
     s.unique_id = unique_id;
     s

@@ -1,5 +1,6 @@
 //! Authentication (§9): the password hash of §9.4 and the authorization hook.
 
+#[cfg(feature = "alloc")]
 use core::fmt;
 
 use ferrocom_wire::iocom::AuthFlags;

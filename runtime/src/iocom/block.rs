@@ -12,7 +12,7 @@ pub struct BlockId(pub u16);
 /// `D` holds the content and `T` the names, as the root's
 /// [`Storage`](super::Storage) keeps them: `Vec<u8>` and `String` on the [`Heap`](super::Heap).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MemoryBlock<D = alloc::vec::Vec<u8>, T = alloc::string::String> {
+pub struct MemoryBlock<D = super::DefaultBytes, T = super::DefaultText> {
     /// Local id (8..=32767).
     pub id: BlockId,
     /// Block name, e.g. `exp` (≤ 15 bytes).

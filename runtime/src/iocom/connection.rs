@@ -35,6 +35,17 @@ pub enum Transport {
     Serial,
 }
 
+impl Transport {
+    /// Frame size unless configured otherwise: 1392 on a socket (the C library's PC
+    /// builds), 96 on a serial line.
+    pub const fn default_frame_size(self) -> usize {
+        match self {
+            Transport::Socket => 1392,
+            Transport::Serial => 96,
+        }
+    }
+}
+
 /// How a connection is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionConfig {
@@ -64,7 +75,7 @@ pub struct ConnectionConfig {
 
 impl ConnectionConfig {
     /// A device connecting up over TCP/TLS.
-    pub fn socket_client(is_tls: bool) -> Self {
+    pub const fn socket_client(is_tls: bool) -> Self {
         ConnectionConfig {
             transport: Transport::Socket,
             listener: false,
@@ -81,7 +92,7 @@ impl ConnectionConfig {
     /// announces every block it has, including its devices' mirrors, and this end mirrors
     /// those whose data flows up to it, never sending any block data
     /// ([`observe_only`](Self::observe_only)).
-    pub fn socket_observer(is_tls: bool) -> Self {
+    pub const fn socket_observer(is_tls: bool) -> Self {
         ConnectionConfig {
             connect_up: false,
             allow_dynamic: true,
@@ -91,7 +102,7 @@ impl ConnectionConfig {
     }
 
     /// A server accepting devices over TCP/TLS, with dynamic blocks.
-    pub fn socket_server(is_tls: bool) -> Self {
+    pub const fn socket_server(is_tls: bool) -> Self {
         ConnectionConfig {
             transport: Transport::Socket,
             listener: true,
@@ -107,7 +118,7 @@ impl ConnectionConfig {
     /// The service end of one client stream relayed by a switchbox (§17): a TLS server
     /// connection (the client sends its password, the service authorizes it) whose
     /// stream starts after the handshake.
-    pub fn switchbox_stream() -> Self {
+    pub const fn switchbox_stream() -> Self {
         ConnectionConfig {
             socket_handshake: false,
             ..Self::socket_server(true)
@@ -115,7 +126,7 @@ impl ConnectionConfig {
     }
 
     /// A device on a serial line (client end of the link procedure).
-    pub fn serial_client() -> Self {
+    pub const fn serial_client() -> Self {
         ConnectionConfig {
             transport: Transport::Serial,
             ..Self::socket_client(false)
@@ -123,7 +134,7 @@ impl ConnectionConfig {
     }
 
     /// A server on a serial line (listening end), with dynamic blocks.
-    pub fn serial_server() -> Self {
+    pub const fn serial_server() -> Self {
         ConnectionConfig {
             transport: Transport::Serial,
             ..Self::socket_server(false)
@@ -131,12 +142,42 @@ impl ConnectionConfig {
     }
 
     fn params(&self) -> Params {
+        let size = self.frame_size();
         match self.transport {
-            Transport::Socket => Params::socket(self.frame_size.unwrap_or(1392)),
-            Transport::Serial => Params::serial(self.frame_size.unwrap_or(96)),
+            Transport::Socket => Params::socket(size),
+            Transport::Serial => Params::serial(size),
+        }
+    }
+
+    /// Own frame size: `frame_size`, or the transport's default.
+    pub const fn frame_size(&self) -> usize {
+        match self.frame_size {
+            Some(n) => n,
+            None => self.transport.default_frame_size(),
         }
     }
 }
+
+/// Bytes of storage a binding of a block of `size` bytes with `flags` takes at most,
+/// on a connection that points up (`connect_up`) or down: the source's two copies
+/// (none for a static block) if the block goes out that way, and a staging copy if
+/// it comes in.
+pub const fn binding_bytes(size: usize, flags: BlockFlags, connect_up: bool) -> usize {
+    let (src, tgt) = if connect_up {
+        (BlockFlags::UP, BlockFlags::DOWN)
+    } else {
+        (BlockFlags::DOWN, BlockFlags::UP)
+    };
+    let mut n = 0;
+    if flags.contains(src) {
+        n += Source::bytes_for(size, flags.contains(BlockFlags::STATIC));
+    }
+    if flags.contains(tgt) {
+        n += size;
+    }
+    n
+}
+
 
 /// Identifies a connection within its [`Root`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,7 +264,7 @@ enum Item {
 
 /// One IOCOM connection (sans-I/O), with its state in storage `S` (the
 /// [`Heap`](super::Heap) by default, or [`Fixed`](super::Fixed) memory).
-pub struct Connection<S: Storage = super::Heap> {
+pub struct Connection<S: Storage = super::DefaultStorage> {
     id: u32,
     cfg: ConnectionConfig,
     /// Own limits (frame size as announced).
@@ -292,8 +333,8 @@ impl<S: Storage> Connection<S> {
     }
 
     /// Bytes of storage a connection with `cfg` takes for itself (its receive buffer).
-    pub fn storage_bytes(cfg: &ConnectionConfig) -> usize {
-        cfg.params().frame_size
+    pub const fn storage_bytes(cfg: &ConnectionConfig) -> usize {
+        cfg.frame_size()
     }
 
     fn build(root: &mut Root<S>, id: u32, cfg: ConnectionConfig, rx: S::Bytes, now: Millis) -> Self {

@@ -21,7 +21,7 @@ pub enum BindDirection {
 /// [`FixedStr`](super::FixedStr) in [`Fixed`](super::Fixed) storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event<T = alloc::string::String> {
+pub enum Event<T = super::DefaultText> {
     /// The transport is up: socket handshake done or serial link procedure finished;
     /// counters are reset (§8.4). `network` is the client's handshake network name
     /// (server side of a socket).

@@ -40,17 +40,22 @@ mod target;
 pub use auth::hash_password;
 pub use auth::{AuthDecision, AuthRequest, Authorizer};
 pub use block::{BlockId, MemoryBlock};
-pub use connection::{Connection, ConnectionConfig, ConnectionId, Transport};
+pub use connection::{Connection, ConnectionConfig, ConnectionId, Transport, binding_bytes};
 pub use error::ConnectionError;
 pub use event::{BindDirection, Event};
 /// Flag types of the wire format used in this API (from the generated codec).
 pub use ferrocom_wire::iocom::{AuthFlags, BlockFlags};
 pub use flow::Params;
-pub use numbering::{DeviceNumbers, MemoryNumbers};
+pub use numbering::DeviceNumbers;
+#[cfg(feature = "alloc")]
+pub use numbering::MemoryNumbers;
 pub use root::{BlockOf, ConnSlot, Identity, Root};
 #[cfg(feature = "alloc")]
 pub use storage::Heap;
-pub use storage::{Fixed, FixedDeque, FixedStr, FixedVec, List, Queue, Storage, Text};
+pub use storage::{
+    DefaultBytes, DefaultPassword, DefaultStorage, DefaultText, Fixed, FixedDeque, FixedStr,
+    FixedVec, List, Queue, Storage, Text,
+};
 
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;

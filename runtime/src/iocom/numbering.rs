@@ -2,7 +2,9 @@
 //! [`DeviceNumbers`] over a database, or use [`MemoryNumbers`] and persist the
 //! `Event::DeviceNumberAssigned` events.
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+#[cfg(feature = "alloc")]
 use core::fmt;
 
 /// Assigns numbers to peers that announce blocks with the automatic number 9000.
@@ -13,6 +15,7 @@ pub trait DeviceNumbers {
     fn assign(&mut self, unique_id: Option<&[u8; 12]>, in_use: &dyn Fn(u32) -> bool) -> u32;
 }
 
+#[cfg(feature = "alloc")]
 /// In-memory numbering like the C server's: unique id → 9001, 9002, … (remembered);
 /// without a unique id a pseudo-random number from a caller-seeded xorshift generator
 /// (no RNG inside the engine).
@@ -23,6 +26,7 @@ pub struct MemoryNumbers {
     rng: u64,
 }
 
+#[cfg(feature = "alloc")]
 impl fmt::Debug for MemoryNumbers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryNumbers")
@@ -32,6 +36,7 @@ impl fmt::Debug for MemoryNumbers {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl MemoryNumbers {
     /// Empty table; `seed` drives the numbers of peers without a unique id.
     pub fn new(seed: u64) -> Self {
@@ -62,6 +67,7 @@ impl MemoryNumbers {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl DeviceNumbers for MemoryNumbers {
     fn assign(&mut self, unique_id: Option<&[u8; 12]>, in_use: &dyn Fn(u32) -> bool) -> u32 {
         if let Some(uid) = unique_id {

@@ -21,7 +21,7 @@ const LAST_BLOCK_ID: u16 = 32767;
 /// `T` holds the names and `P` the password, as the root's storage keeps them
 /// (`String` on the [`Heap`](super::Heap)).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Identity<T = alloc::string::String, P = alloc::string::String> {
+pub struct Identity<T = super::DefaultText, P = super::DefaultPassword> {
     /// Device name without number, e.g. `gina` or `frank`.
     pub device_name: T,
     /// Device number; [`AUTO_DEVICE_NR`] (9000) for `*` (automatic).
@@ -46,6 +46,7 @@ impl<T: fmt::Debug, P> fmt::Debug for Identity<T, P> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl Identity {
     /// An identity with automatic device number, zero unique id and no password.
     pub fn new(device_name: &str, network: &str) -> Self {
@@ -221,7 +222,7 @@ pub type BlockOf<S> = MemoryBlock<<S as Storage>::Bytes, <S as Storage>::Text>;
 /// Process-wide IOCOM state shared by all connections, in storage `S`: the
 /// [`Heap`](super::Heap) (a server, the default) or [`Fixed`](super::Fixed) memory
 /// sized at build time (a device without an allocator).
-pub struct Root<S: Storage = super::Heap> {
+pub struct Root<S: Storage = super::DefaultStorage> {
     pub(crate) store: S,
     pub(crate) identity: Identity<S::Text, S::Password>,
     /// In creation order (announcements follow it, §10.3).

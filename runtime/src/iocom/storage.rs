@@ -167,6 +167,21 @@ pub trait Storage: Sized {
 #[cfg(feature = "alloc")]
 pub use heap::Heap;
 
+/// The storage [`Root`](super::Root) and [`Connection`](super::Connection) use unless
+/// given another: the [`Heap`] (feature `alloc`), else [`Fixed`] memory.
+#[cfg(feature = "alloc")]
+pub type DefaultStorage = Heap;
+/// See [`DefaultStorage`].
+#[cfg(not(feature = "alloc"))]
+pub type DefaultStorage = Fixed<'static, 8>;
+/// Names in the [`DefaultStorage`] (the default of [`MemoryBlock`], [`Event`] and
+/// [`Identity`](super::Identity)).
+pub type DefaultText = <DefaultStorage as Storage>::Text;
+/// Block contents in the [`DefaultStorage`].
+pub type DefaultBytes = <DefaultStorage as Storage>::Bytes;
+/// The password in the [`DefaultStorage`].
+pub type DefaultPassword = <DefaultStorage as Storage>::Password;
+
 #[cfg(feature = "alloc")]
 mod heap {
     use alloc::boxed::Box;

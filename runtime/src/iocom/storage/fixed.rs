@@ -247,9 +247,10 @@ pub const PASSWORD_LEN: usize = 45;
 ///   contents when created, a connection's receive buffer (one frame) when it is
 ///   created, and per binding one buffer holding the source copies (two block sizes,
 ///   none for a static block) and the target copy (one block size). A binding's buffer
-///   comes back when the connection resets and is reused, so a fixed map needs the
-///   same memory in every session: [`carved`](Self::carved) after the first session is
-///   what the board needs (`ferrocom-device-core` computes it beforehand).
+///   comes back when the connection resets and is reused by the next binding of the
+///   same size, so a fixed map needs the same memory in every session:
+///   [`carved`](Self::carved) after the first session is what the board needs
+///   (`ferrocom-device-core` computes it beforehand).
 /// * Names are [`FixedStr`]s; there is no authorization hook and no preset of dynamic
 ///   blocks; peers announcing the automatic device number get 9001, 9002, … (not kept
 ///   per unique id).
@@ -300,25 +301,15 @@ impl<'m, const BLOCKS: usize, const CONNS: usize, const EVENTS: usize>
     }
 
     fn reuse(&mut self, len: usize) -> Option<&'m mut [u8]> {
-        // Exact size first (a fixed map asks for the same sizes every session), else
-        // the smallest larger buffer, split.
-        let mut best: Option<(usize, usize, usize)> = None;
-        for (l, list) in self.free.iter().enumerate() {
-            for (i, b) in list.iter().enumerate() {
-                let n = b.len();
-                if n >= len && best.is_none_or(|(_, _, m)| n < m) {
-                    best = Some((l, i, n));
-                }
+        // Exact sizes only: a fixed map asks for the same sizes every session, and
+        // without splitting, the memory carved never exceeds one buffer per block and
+        // binding kind (what `ferrocom-device-core` computes beforehand).
+        for list in self.free.iter_mut() {
+            if let Some(i) = list.iter().position(|b| b.len() == len) {
+                return list.remove(i);
             }
         }
-        let (l, i, n) = best?;
-        let buf = self.free.get_mut(l)?.remove(i)?;
-        if n == len {
-            return Some(buf);
-        }
-        let (head, tail) = buf.split_at_mut(len);
-        self.keep(tail);
-        Some(head)
+        None
     }
 
     fn keep(&mut self, buf: &'m mut [u8]) {
@@ -466,12 +457,16 @@ mod tests {
         assert_eq!(s.in_use(), 0);
         let c = s.alloc(16).unwrap();
         assert!(c.iter().all(|&b| b == 0));
-        let d = s.alloc(4).unwrap();
-        assert_eq!((s.carved(), s.in_use()), (24, 20));
-        assert!(s.alloc(41).is_none());
-        let mut e = s.alloc(0).unwrap();
-        assert!(s.resize(&mut e, 40));
-        assert_eq!(s.carved(), 64);
-        drop((c, d));
+        let d = s.alloc(8).unwrap();
+        assert_eq!((s.carved(), s.in_use()), (24, 24));
+        // Another size is carved, not split off a free buffer.
+        s.free(d);
+        let e = s.alloc(4).unwrap();
+        assert_eq!(s.carved(), 28);
+        assert!(s.alloc(37).is_none());
+        let mut f = s.alloc(0).unwrap();
+        assert!(s.resize(&mut f, 36));
+        assert_eq!((s.carved(), s.remaining()), (64, 0));
+        drop((c, e));
     }
 }
