@@ -233,6 +233,11 @@ pub fn read_ty(
         Type::Array { elem, count } => {
             let e = read_ty(cx, scope, elem, rd, info)?;
             let v = quote!(#s::__private::Vec);
+            // Without `alloc` an array holds a bounded number of elements (`codec::push`).
+            let push = quote! {
+                #s::codec::push(&mut __v, __e)
+                    .map_err(|__n| #rd.error(#s::codec::DecodeErrorKind::TooLarge { value: __n as i128 }))?;
+            };
             match count {
                 Size::Expr(c) => {
                     let n = size_tokens(cx, scope, c)?;
@@ -241,7 +246,8 @@ pub fn read_ty(
                         // Never reserve more than the input could hold.
                         let mut __v = #v::with_capacity(__n.min(#rd.remaining()));
                         for _ in 0..__n {
-                            __v.push(#e);
+                            let __e = #e;
+                            #push
                         }
                         __v
                     })
@@ -250,7 +256,8 @@ pub fn read_ty(
                     let mut __v = #v::new();
                     while #rd.remaining() > 0 {
                         let __before = #rd.pos();
-                        __v.push(#e);
+                        let __e = #e;
+                        #push
                         if #rd.pos() == __before {
                             break;
                         }
@@ -721,7 +728,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                             __p.field(#info);
                             let __e = { let __r = &mut __p; #e };
                             __p.finish()?;
-                            __v.push(__e);
+                            #s::codec::push(&mut __v, __e)
+                                .map_err(|__n| __r.error(#s::codec::DecodeErrorKind::TooLarge { value: __n as i128 }))?;
                         }
                         __v
                     })
@@ -756,11 +764,12 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 quote!({
                     let __raw: &'a [u8] = #raw;
                     if #cond {
-                        // Expanded content is normally longer than the wire bytes.
-                        let mut __buf = #s::__private::Vec::with_capacity(__raw.len().saturating_mul(2));
-                        <#path as #s::codec::Transform>::decode(__raw, &mut __buf)
-                            .map_err(|__m| __r.error(#s::codec::DecodeErrorKind::Transform { name: <#path as #s::codec::Transform>::NAME, message: __m }))?;
-                        #s::__private::Cow::Owned(__buf)
+                        let __v = if __r.keeps_transforms() {
+                            #s::codec::check::<#path>(__raw).map(|()| #s::__private::Cow::Borrowed(__raw))
+                        } else {
+                            #s::codec::expand::<#path>(__raw)
+                        };
+                        __v.map_err(|__m| __r.error(#s::codec::DecodeErrorKind::Transform { name: <#path as #s::codec::Transform>::NAME, message: __m }))?
                     } else {
                         #s::__private::Cow::Borrowed(__raw)
                     }
@@ -1154,6 +1163,26 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
     } else {
         quote!()
     };
+    let has_transform = r.fields.iter().any(|f| f.transform.is_some())
+        || r.fields.iter().any(|f| contains_transform(cx, &f.ty, 0));
+    let decode_wire = if r.is_frame && has_transform {
+        quote! {
+            /// [`decode`](Self::decode), but fields with a transform are only checked and
+            /// keep their wire bytes (the caller applies the transform where the bytes
+            /// go); needs no heap.
+            #[inline]
+            pub fn decode_wire(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<#s::codec::Decoded<Self>, #s::codec::DecodeError> {
+                let mut __r = #s::codec::Reader::new(buf).keeping_transforms();
+                match Self::read_checked(&mut __r #(, #param_names)*) {
+                    Ok(v) => Ok(#s::codec::Decoded::Complete(v, __r.pos())),
+                    Err(#s::codec::Fail::Incomplete(n)) => Ok(#s::codec::Decoded::Incomplete(n)),
+                    Err(#s::codec::Fail::Invalid(e)) => Err(e),
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
 
     let (entry, encode_fn, len_fns) = match sep {
         None => (
@@ -1171,6 +1200,8 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                     Err(#s::codec::Fail::Invalid(e)) => Err(e),
                 }
             }
+
+            #decode_wire
 
             /// Decodes exactly `buf`: missing bytes and bytes left over are errors.
             #[inline]
@@ -1370,6 +1401,32 @@ fn end_part(cx: &Cx<'_>, sep: Option<u8>, info: &TokenStream, body: TokenStream)
             #body
             #s::codec::end_part(__out, __ps, #b).map_err(|__k| #s::codec::EncodeError::new(#info, __k))?;
         }),
+    }
+}
+
+/// `true` if a value of type `ty` contains a field with a transform (through records and
+/// union arms, to a small depth: specs nest a few levels).
+fn contains_transform(cx: &Cx<'_>, ty: &Type, depth: usize) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    match ty {
+        Type::Named { name, .. } => match cx.item(&name.name) {
+            Some(Item::Record(r)) => r
+                .fields
+                .iter()
+                .any(|f| f.transform.is_some() || contains_transform(cx, &f.ty, depth + 1)),
+            Some(Item::Union(u)) => u.arms.iter().any(|a| match &a.body {
+                ferrocom_spec::model::ArmBody::Variant {
+                    payload: Some(t), ..
+                } => contains_transform(cx, t, depth + 1),
+                _ => false,
+            }),
+            _ => false,
+        },
+        Type::Array { elem, .. } => contains_transform(cx, elem, depth + 1),
+        Type::Within { inner, .. } => contains_transform(cx, inner, depth + 1),
+        _ => false,
     }
 }
 

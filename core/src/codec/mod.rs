@@ -14,6 +14,7 @@
 
 mod crc;
 mod error;
+mod owned;
 mod reader;
 mod sink;
 mod writer;
@@ -24,6 +25,7 @@ pub use crc::{
 };
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Fail, FieldInfo};
 pub use reader::{Decoded, PendingChecksum, Reader, decode_exact, decode_stream};
+pub use owned::{ARRAY_MAX, Array, BoundedVec, Cow, check, expand, push};
 pub use sink::{Counter, Sink, SliceSink};
 pub use writer::{
     MQTT_VARINT_MAX, decimal_len, end_part, fits_int, fits_uint, intser_len, mqtt_varint_len,

@@ -75,6 +75,8 @@ pub struct Reader<'a> {
     /// Absolute end of this reader; `end <= buf.len()`.
     end: usize,
     hard: bool,
+    /// Transformed fields are checked but kept as they are on the wire.
+    keep_transforms: bool,
     info: &'static FieldInfo,
     field_start: usize,
     checksum: Option<PendingChecksum>,
@@ -106,6 +108,7 @@ impl<'a> Reader<'a> {
             pos: 0,
             end: buf.len(),
             hard: false,
+            keep_transforms: false,
             info: &FieldInfo::UNKNOWN,
             field_start: 0,
             checksum: None,
@@ -121,6 +124,24 @@ impl<'a> Reader<'a> {
             hard: true,
             ..Reader::new(buf)
         }
+    }
+
+    /// The same reader, but fields with a transform are only checked (a bad stream is
+    /// the same error as when expanding it) and decode to their wire bytes: the caller
+    /// applies the transform where the bytes go (an IOCOM engine expands zero runs
+    /// straight into a memory block). What the generated `decode_wire` uses; needs no
+    /// heap.
+    #[inline]
+    pub fn keeping_transforms(mut self) -> Self {
+        self.keep_transforms = true;
+        self
+    }
+
+    /// `true` if transformed fields decode to their wire bytes
+    /// ([`keeping_transforms`](Self::keeping_transforms)).
+    #[inline]
+    pub fn keeps_transforms(&self) -> bool {
+        self.keep_transforms
     }
 
     /// Absolute offset of the next byte to read.
@@ -353,6 +374,7 @@ impl<'a> Reader<'a> {
             pos: self.pos,
             end: self.pos + n,
             hard: true,
+            keep_transforms: self.keep_transforms,
             info: self.info,
             field_start: self.field_start,
             checksum: None,
