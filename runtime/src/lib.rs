@@ -6,6 +6,7 @@
 // it by value on purpose (no allocation on the error path).
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -13,7 +14,9 @@ extern crate std;
 pub mod iocom;
 #[cfg(feature = "iotellect")]
 pub mod iotellect;
+#[cfg(feature = "alloc")]
 pub mod mqtt;
+#[cfg(feature = "alloc")]
 pub mod switchbox;
 
 #[cfg(feature = "tokio")]

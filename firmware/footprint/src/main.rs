@@ -1,14 +1,15 @@
 //! A minimal board on the device core, linked for a Cortex-M4F to measure code size:
 //! one up block of 8 bytes (a counter), one down block of 8 bytes, a 16-byte info block,
 //! serial link over a memory-mapped UART, a tick counter as clock. It is linked, not run:
-//! no vector table or startup code, and a bump allocator that never frees (a real
-//! firmware's allocator adds its own size; see BENCHMARKS.md).
+//! no vector table or startup code (see BENCHMARKS.md).
+//!
+//! There is no `#[global_allocator]`: linking proves that nothing on the device path uses
+//! `alloc` (rustc refuses to link a crate graph that does without one). All memory is the
+//! array in `_start`, sized by `BoardSpec::memory_size`.
 
 #![no_std]
 #![no_main]
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::cell::UnsafeCell;
 use core::ops::Range;
 
 use ferrocom_device_core::{
@@ -97,31 +98,3 @@ pub extern "C" fn _start() -> ! {
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {}
 }
-
-const HEAP: usize = 32 * 1024;
-struct Bump {
-    arena: UnsafeCell<[u8; HEAP]>,
-    next: UnsafeCell<usize>,
-}
-// SAFETY: single-threaded firmware, no interrupts allocate.
-unsafe impl Sync for Bump {}
-unsafe impl GlobalAlloc for Bump {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // SAFETY: single-threaded; offsets stay inside the arena.
-        unsafe {
-            let next = &mut *self.next.get();
-            let start = (*next + l.align() - 1) & !(l.align() - 1);
-            if start + l.size() > HEAP {
-                return core::ptr::null_mut();
-            }
-            *next = start + l.size();
-            (self.arena.get() as *mut u8).add(start)
-        }
-    }
-    unsafe fn dealloc(&self, _p: *mut u8, _l: Layout) {}
-}
-#[global_allocator]
-static ALLOC: Bump = Bump {
-    arena: UnsafeCell::new([0; HEAP]),
-    next: UnsafeCell::new(0),
-};

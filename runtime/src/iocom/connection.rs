@@ -1,8 +1,11 @@
 //! The connection state machine: one per TCP/TLS socket or serial port.
 
 use ferrocom_wire::codec::{
-    DecodeErrorKind, Decoded, EncodeError, EncodeErrorKind, FieldInfo, Sink, SliceSink,
+    DecodeError, DecodeErrorKind, Decoded, EncodeError, EncodeErrorKind, FieldInfo, Sink,
+    SliceSink, Transform as _,
 };
+use ferrocom_wire::transforms::ZeroRun;
+use ferrocom_wire::transforms::zero_run::ApplyError;
 use ferrocom_wire::iocom::{
     AuthFlags, Authentication, BlockFlags, CertificateAnswer, ClientHandshake, ClientType,
     FrameFlags, InfoFlags, MemoryBlockInfo, RemoveRequest, SerialBody, SerialItem, SocketBody,
@@ -245,12 +248,13 @@ impl Sink for RawOut {
 /// a 4-byte number, a unique id, a 23-byte network and a 45-byte password is 114 bytes.
 const SYSTEM_MAX: usize = 128;
 
-/// Names the failure to fit a system message into [`SYSTEM_MAX`] bytes.
+/// Names a system message this end could not encode or expand into [`SYSTEM_MAX`]
+/// bytes.
 const SYSTEM_INFO: FieldInfo = FieldInfo {
     protocol: "iocom",
     item: "SystemMessage",
     field: "",
-    clause: None,
+    clause: Some("IOCOM-4.3-4"),
     line: 0,
 };
 
@@ -746,7 +750,7 @@ impl<S: Storage> Connection<S> {
             }
         };
         if serial {
-            match SerialItem::decode(buf) {
+            match SerialItem::decode_wire(buf) {
                 Ok(Decoded::Incomplete(k)) => incomplete(k),
                 Ok(Decoded::Complete(item, n)) => {
                     match item.body {
@@ -770,7 +774,7 @@ impl<S: Storage> Connection<S> {
                 }),
             }
         } else {
-            match SocketItem::decode(buf) {
+            match SocketItem::decode_wire(buf) {
                 Ok(Decoded::Incomplete(k)) => incomplete(k),
                 Ok(Decoded::Complete(item, n)) => {
                     match item.body {
@@ -808,6 +812,34 @@ impl<S: Storage> Connection<S> {
         if !flags.contains(FrameFlags::SYSTEM) {
             return self.on_data(root, flags, mblk, addr, data);
         }
+        // Content arrives as on the wire (`decode_wire`). System messages are never
+        // compressed by the C end (§4.3); one that is anyway is expanded here.
+        let mut expanded = [0u8; SYSTEM_MAX];
+        let mut sink = SliceSink::new(&mut expanded);
+        let data = if flags.contains(FrameFlags::COMPRESSED) {
+            // Checked by the codec already: expanding cannot fail, only overflow.
+            let _ = ZeroRun::decode(data, &mut sink);
+            if sink.overflowed() {
+                return match sink.written().first() {
+                    // Longer than any message of a known type can be.
+                    Some(1..=3) | None => Err(ConnectionError::Decode(DecodeError::new(
+                        &SYSTEM_INFO,
+                        0,
+                        DecodeErrorKind::Transform {
+                            name: ZeroRun::NAME,
+                            message: "system message longer than 128 bytes",
+                        },
+                    ))),
+                    Some(&kind) => {
+                        self.event(Event::UnknownSystemFrame { kind });
+                        Ok(())
+                    }
+                };
+            }
+            sink.written()
+        } else {
+            data
+        };
         let msg = SystemMessage::decode_exact(data)?;
         match msg.body {
             SystemBody::Authentication(a) => self.on_auth(root, mblk, &a),
@@ -1131,9 +1163,24 @@ impl<S: Storage> Connection<S> {
                 return Ok(()); // not a target here: ignored (§10.4)
             };
             let staging = p.staging.get_mut(..target.size).unwrap_or_default();
+            let delta = flags.contains(FrameFlags::DELTA);
+            let compressed = flags.contains(FrameFlags::COMPRESSED);
             target
-                .apply(staging, at, data, flags.contains(FrameFlags::DELTA))
-                .map_err(|block_size| ConnectionError::AddressBeyondBlock { addr, block_size })?;
+                .apply(staging, at, data, delta, compressed)
+                .map_err(|e| match e {
+                    ApplyError::AddressBeyondBlock { block_size, .. } => {
+                        ConnectionError::AddressBeyondBlock { addr, block_size }
+                    }
+                    // The codec checked the stream; kept for completeness.
+                    _ => ConnectionError::Decode(DecodeError::new(
+                        &SYSTEM_INFO,
+                        0,
+                        DecodeErrorKind::Transform {
+                            name: ZeroRun::NAME,
+                            message: "literal run extends past the end of the compressed data",
+                        },
+                    )),
+                })?;
         }
         if !flags.contains(FrameFlags::SYNC) {
             return Ok(());

@@ -1,9 +1,7 @@
 //! Thin glue over the generated codecs (`ferrocom_wire::iocom`): building the frames this
 //! end sends. No byte is laid out by hand here; widths are chosen as the C sender does.
 
-use alloc::borrow::Cow;
-
-use ferrocom_wire::codec::{EncodeError, Sink};
+use ferrocom_wire::codec::{Cow, EncodeError, Sink};
 use ferrocom_wire::iocom::{
     ExtraFlags, FrameFlags, SerialAck, SerialBody, SerialFrame, SerialItem, SocketAck, SocketBody,
     SocketFrame, SocketItem,

@@ -3,7 +3,7 @@
 
 use core::ops::Range;
 
-use ferrocom_wire::transforms::delta;
+use ferrocom_wire::transforms::zero_run::{self, ApplyError};
 
 /// Target buffer state: frames are applied to a staging copy; SYNC_COMPLETE publishes it.
 #[derive(Debug, Clone, Default)]
@@ -22,29 +22,19 @@ impl Target {
         }
     }
 
-    /// Applies the (already zero-run expanded) content of one data frame at `addr` to
-    /// `staging`, clipping at the block end. `Err(block size)` if `addr` lies beyond it.
+    /// Applies the content of one data frame, as it came on the wire, at `addr` of
+    /// `staging`: copied, or added per byte for a delta frame, zero runs expanded in place
+    /// for a compressed one, clipped at the block end (the C receiver,
+    /// `zero_run::apply`). Fails if `addr` lies beyond the block.
     pub fn apply(
         &mut self,
         staging: &mut [u8],
         addr: usize,
         content: &[u8],
         is_delta: bool,
-    ) -> Result<(), usize> {
-        let size = staging.len();
-        if addr > size {
-            return Err(size);
-        }
-        let n = content.len().min(size - addr);
-        let (Some(dst), Some(src)) = (staging.get_mut(addr..addr + n), content.get(..n)) else {
-            return Err(size);
-        };
-        if is_delta {
-            delta::apply(dst, src);
-        } else {
-            dst.copy_from_slice(src);
-        }
-        let r = addr..addr + n;
+        compressed: bool,
+    ) -> Result<(), ApplyError> {
+        let r = zero_run::apply(content, is_delta, compressed, staging, addr)?.range();
         self.touched = Some(match self.touched.take() {
             Some(t) => t.start.min(r.start)..t.end.max(r.end),
             None => r,
