@@ -215,32 +215,29 @@ impl RawOut {
         self.buf.get(..self.len).unwrap_or_default()
     }
 
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl Sink for RawOut {
     fn len(&self) -> usize {
         self.len
     }
-    fn push(&mut self, byte: u8) {
-        self.extend_from_slice(&[byte]);
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        // Link control bytes repeated by a caller that does not poll are not worth
-        // keeping beyond the buffer: the procedure repeats them anyway.
-        let end = self.len.saturating_add(bytes.len());
-        if let Some(dst) = self.buf.get_mut(self.len..end) {
-            dst.copy_from_slice(bytes);
-            self.len = end;
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends what `f` writes, through the same kind of sink a device transmits with
+    /// (one copy of each encoder in a firmware). What does not fit is dropped: link
+    /// control bytes repeated by a caller that does not poll are repeated by the procedure
+    /// anyway.
+    fn write<R>(&mut self, f: impl FnOnce(&mut SliceSink<'_>) -> R) -> R {
+        let mut sink = SliceSink::new(self.buf.get_mut(self.len..).unwrap_or_default());
+        let r = f(&mut sink);
+        if !sink.overflowed() {
+            self.len += sink.len();
         }
-    }
-    fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-    fn written_mut(&mut self) -> &mut [u8] {
-        self.buf.get_mut(..self.len).unwrap_or_default()
+        r
     }
 }
 
@@ -463,12 +460,12 @@ impl<S: Storage> Connection<S> {
             }
             (Transport::Socket, true, tls) => {
                 if tls {
-                    let _ = TlsMark {}.encode(&mut self.raw_out);
+                    let _ = self.raw_out.write(|o| TlsMark {}.encode(o));
                 }
                 self.phase = Phase::AwaitHandshake;
             }
             (Transport::Serial, listener, _) => {
-                self.phase = Phase::Link(Link::start(listener, now, &mut self.raw_out));
+                self.phase = Phase::Link(self.raw_out.write(|o| Link::start(listener, now, o)));
             }
         }
     }
@@ -483,7 +480,7 @@ impl<S: Storage> Connection<S> {
             },
             network: (!net.is_empty()).then_some(net),
         };
-        if let Err(e) = hs.encode(&mut self.raw_out) {
+        if let Err(e) = self.raw_out.write(|o| hs.encode(o)) {
             self.event(Event::Disconnected {
                 error: ConnectionError::Local(e),
             });
@@ -523,7 +520,8 @@ impl<S: Storage> Connection<S> {
         });
         self.phase = match self.cfg.transport {
             Transport::Serial => {
-                Phase::Link(Link::start(self.cfg.listener, now, &mut self.raw_out))
+                let listener = self.cfg.listener;
+                Phase::Link(self.raw_out.write(|o| Link::start(listener, now, o)))
             }
             Transport::Socket => Phase::Closed,
         };
@@ -607,8 +605,9 @@ impl<S: Storage> Connection<S> {
                             self.rx_len = 0;
                             if cert_request {
                                 // §8.1 step 4: "no certificate" (the C server's answer).
-                                let _ = CertificateAnswer { certificate: &[] }
-                                    .encode(&mut self.raw_out);
+                                let _ = self
+                                    .raw_out
+                                    .write(|o| CertificateAnswer { certificate: &[] }.encode(o));
                             }
                             self.enter_data(root, now, network);
                             return self.data_input(root, data, now);
@@ -617,7 +616,7 @@ impl<S: Storage> Connection<S> {
                     }
                 }
                 Phase::Link(mut link) => {
-                    let r = link.input(data, now, &mut self.raw_out);
+                    let r = self.raw_out.write(|o| link.input(data, now, o));
                     self.phase = Phase::Link(link);
                     match r {
                         LinkInput::Consumed => return Ok(()),
@@ -691,14 +690,18 @@ impl<S: Storage> Connection<S> {
         rx: &mut S::Bytes,
         data: &mut &[u8],
     ) -> Result<(), ConnectionError> {
+        // `data` before the last bytes were taken from it, and how many were taken.
+        let mut last: (&[u8], usize) = (data, 0);
         while self.rx_len > 0 {
             let buf = rx.as_ref().get(..self.rx_len).unwrap_or_default();
             match self.one_item(root, buf)? {
                 Item::Done(n) => {
-                    // Never more than was needed is taken, so the item is all of `rx`;
-                    // keep anything after it all the same.
-                    rx.as_mut().copy_within(n.min(self.rx_len)..self.rx_len, 0);
-                    self.rx_len -= n.min(self.rx_len);
+                    // `rx` held the start of one item and only the bytes it said it
+                    // needed were added, so the item is all of `rx`; should the codec
+                    // have asked for more than it used, the extra bytes go back.
+                    let extra = self.rx_len.saturating_sub(n).min(last.1);
+                    *data = last.0.get(last.1 - extra..).unwrap_or_default();
+                    self.rx_len = 0;
                 }
                 Item::Need(k) => {
                     if data.is_empty() {
@@ -715,6 +718,7 @@ impl<S: Storage> Connection<S> {
                     };
                     dst.copy_from_slice(head);
                     self.rx_len = end;
+                    last = (data, k);
                     *data = rest;
                 }
             }
@@ -960,7 +964,7 @@ impl<S: Storage> Connection<S> {
         }
         let id = match root.find_block(name, device_name, device_nr, network) {
             Some(b) => b.id,
-            None if self.cfg.allow_dynamic => {
+            None if S::DYNAMIC_BLOCKS && self.cfg.allow_dynamic => {
                 let flags = BlockFlags(recv.0 & (BlockFlags::UP.0 | BlockFlags::DOWN.0))
                     | BlockFlags::ALLOW_RESIZE
                     | BlockFlags::DYNAMIC
@@ -1109,6 +1113,10 @@ impl<S: Storage> Connection<S> {
                 header: count,
                 ids: r.ids.len(),
             });
+        }
+        if !S::DYNAMIC_BLOCKS {
+            // Only dynamic blocks are removed, and this storage has none.
+            return Ok(());
         }
         for &raw in &r.ids {
             let Ok(id) = u16::try_from(raw) else { continue };
@@ -1654,7 +1662,7 @@ impl<S: Storage> Connection<S> {
         match self.phase {
             Phase::Closed => Ok(()),
             Phase::Link(mut l) => {
-                l.timeout(now, &mut self.raw_out);
+                self.raw_out.write(|o| l.timeout(now, o));
                 self.phase = Phase::Link(l);
                 Ok(())
             }

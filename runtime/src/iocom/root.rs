@@ -673,7 +673,7 @@ impl<S: Storage> Root<S> {
         while let Some(id) = self
             .blocks
             .iter()
-            .find(|b| b.created_by == Some(conn))
+            .find(|b| S::DYNAMIC_BLOCKS && b.created_by == Some(conn))
             .map(|b| b.id)
         {
             if let Some(b) = self.remove_block_from(id, Some(conn)) {

@@ -74,6 +74,11 @@ pub trait Storage: Sized {
     /// A connection's events.
     type Events: Queue<Event<Self::Text>>;
 
+    /// Whether blocks a peer announces can be created here (`allow_dynamic`, §10.4):
+    /// on the heap, yes; [`Fixed`] memory is sized for the blocks its owner creates, so
+    /// no peer's block is created and none is removed on a peer's request.
+    const DYNAMIC_BLOCKS: bool = true;
+
     /// A zero-filled buffer of `len` bytes; `None` when the memory is exhausted.
     fn alloc(&mut self, len: usize) -> Option<Self::Bytes>;
 

@@ -56,10 +56,17 @@ impl<T: Default + fmt::Debug, const N: usize> List<T> for FixedVec<T, N> {
     }
 
     fn remove(&mut self, index: usize) -> Option<T> {
-        let live = self.items.get_mut(index..self.len)?;
-        live.rotate_left(1);
+        if index >= self.len {
+            return None;
+        }
+        // Moves each later item down one slot (by value: no overlapping copies, so a
+        // firmware links no `memmove` for this).
+        let mut carry = core::mem::take(self.items.get_mut(self.len - 1)?);
+        for slot in self.items.get_mut(index..self.len - 1)?.iter_mut().rev() {
+            carry = core::mem::replace(slot, carry);
+        }
         self.len -= 1;
-        self.items.get_mut(self.len).map(core::mem::take)
+        Some(carry)
     }
 
     fn retain_or(&mut self, mut keep: impl FnMut(&mut T) -> bool, mut removed: impl FnMut(T)) {
@@ -69,7 +76,13 @@ impl<T: Default + fmt::Debug, const N: usize> List<T> for FixedVec<T, N> {
                 break;
             };
             if keep(item) {
-                self.items.swap(kept, i);
+                // Slots `kept..i` were emptied (taken) already: move the item down.
+                if kept != i {
+                    let item = core::mem::take(item);
+                    if let Some(slot) = self.items.get_mut(kept) {
+                        *slot = item;
+                    }
+                }
                 kept += 1;
             } else {
                 removed(core::mem::take(item));
@@ -80,8 +93,11 @@ impl<T: Default + fmt::Debug, const N: usize> List<T> for FixedVec<T, N> {
 
     fn drop_front(&mut self, n: usize) {
         let n = n.min(self.len);
-        if let Some(live) = self.items.get_mut(..self.len) {
-            live.rotate_left(n);
+        for i in 0..self.len - n {
+            let moved = self.items.get_mut(i + n).map(core::mem::take).unwrap_or_default();
+            if let Some(slot) = self.items.get_mut(i) {
+                *slot = moved;
+            }
         }
         for slot in self.items.get_mut(self.len - n..self.len).unwrap_or_default() {
             *slot = T::default();
@@ -251,9 +267,11 @@ pub const PASSWORD_LEN: usize = 45;
 ///   same size, so a fixed map needs the same memory in every session:
 ///   [`carved`](Self::carved) after the first session is what the board needs
 ///   (`ferrocom-device-core` computes it beforehand).
-/// * Names are [`FixedStr`]s; there is no authorization hook and no preset of dynamic
-///   blocks; peers announcing the automatic device number get 9001, 9002, … (not kept
-///   per unique id).
+/// * Names are [`FixedStr`]s. No block is created from a peer's announcement (its
+///   memory is sized for the owner's blocks; `allow_dynamic` has no effect), so there is
+///   no preset of dynamic blocks and no removal on a peer's request either; there is no
+///   authorization hook; peers announcing the automatic device number get 9001, 9002, …
+///   (not kept per unique id).
 pub struct Fixed<'m, const BLOCKS: usize, const CONNS: usize = 1, const EVENTS: usize = 16> {
     rest: &'m mut [u8],
     total: usize,
@@ -348,6 +366,8 @@ impl<'m, const BLOCKS: usize, const CONNS: usize, const EVENTS: usize> Storage
     type List<T: Default + fmt::Debug> = FixedVec<T, BLOCKS>;
     type Conns = FixedVec<ConnSlot<Self>, CONNS>;
     type Events = FixedDeque<Event<FixedStr<NAME_LEN>>, EVENTS>;
+
+    const DYNAMIC_BLOCKS: bool = false;
 
     fn alloc(&mut self, len: usize) -> Option<&'m mut [u8]> {
         if len == 0 {
