@@ -24,8 +24,8 @@ pub use crc::{
     crc16_modbus_zeroed,
 };
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, Fail, FieldInfo};
-pub use reader::{Decoded, PendingChecksum, Reader, decode_exact, decode_stream};
 pub use owned::{ARRAY_MAX, Array, BoundedVec, Cow, check, expand, push};
+pub use reader::{Decoded, PendingChecksum, Reader, decode_exact, decode_stream};
 pub use sink::{Counter, Sink, SliceSink};
 pub use writer::{
     MQTT_VARINT_MAX, decimal_len, end_part, fits_int, fits_uint, intser_len, mqtt_varint_len,

@@ -146,10 +146,8 @@ impl<T: core::fmt::Debug> core::fmt::Debug for BoundedVec<T> {
 
 impl<'a, T> IntoIterator for &'a BoundedVec<T> {
     type Item = &'a T;
-    type IntoIter = core::iter::FilterMap<
-        core::slice::Iter<'a, Option<T>>,
-        fn(&'a Option<T>) -> Option<&'a T>,
-    >;
+    type IntoIter =
+        core::iter::FilterMap<core::slice::Iter<'a, Option<T>>, fn(&'a Option<T>) -> Option<&'a T>>;
     fn into_iter(self) -> Self::IntoIter {
         self.items.iter().filter_map(Option::as_ref)
     }

@@ -2,9 +2,9 @@
 
 use core::fmt;
 
+use super::ByteOrder;
 use super::crc::crc16_modbus_zeroed;
 use super::error::{DecodeError, DecodeErrorKind, Fail, FieldInfo};
-use super::ByteOrder;
 
 /// Result of a streaming decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -524,7 +524,10 @@ impl<'a> Reader<'a> {
     /// [`DecodeErrorKind::Transform`] at the current field.
     #[cfg(feature = "alloc")]
     #[inline]
-    pub fn transform<T: super::Transform>(&self, input: &[u8]) -> Result<alloc::vec::Vec<u8>, Fail> {
+    pub fn transform<T: super::Transform>(
+        &self,
+        input: &[u8],
+    ) -> Result<alloc::vec::Vec<u8>, Fail> {
         let mut out = alloc::vec::Vec::new();
         T::decode(input, &mut out).map_err(|message| {
             self.error(DecodeErrorKind::Transform {

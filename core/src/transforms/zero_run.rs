@@ -38,24 +38,7 @@ impl Transform for ZeroRun {
     /// `out`. A literal count running past the end of the input is an error (and leaves
     /// `out` as it was). Output is at most [`max_expanded_len`]`(input.len())` bytes.
     fn decode<S: Sink + ?Sized>(input: &[u8], out: &mut S) -> Result<(), &'static str> {
-        let base = out.len();
-        let mut i = 0usize;
-        while let Some(&n) = input.get(i) {
-            i += 1;
-            let n = usize::from(n);
-            let Some(literal) = input.get(i..i + n) else {
-                out.truncate(base);
-                return Err("literal run extends past the end of the compressed data");
-            };
-            out.extend_from_slice(literal);
-            i += n;
-            let Some(&m) = input.get(i) else {
-                break;
-            };
-            i += 1;
-            out.fill(0, usize::from(m));
-        }
-        Ok(())
+        expand(input, &mut Dyn(out))
     }
 
     /// Encodes with the C algorithm of §11.3 with unlimited room and without the
@@ -63,8 +46,59 @@ impl Transform for ZeroRun {
     /// input). Whenever [`compress`] with enough room returns a stream for `input`, this
     /// produces the same bytes.
     fn encode<S: Sink + ?Sized>(input: &[u8], out: &mut S) {
-        encode_limited(input, usize::MAX, out);
+        encode_limited(input, usize::MAX, &mut Dyn(out));
     }
+}
+
+/// Lends a sink of any type as `dyn Sink`, so that the loops below exist once in a
+/// firmware whatever sinks it encodes into (they write whole runs per call, so the
+/// indirect call costs nothing that matters).
+struct Dyn<'a, S: ?Sized>(&'a mut S);
+
+impl<S: Sink + ?Sized> Sink for Dyn<'_, S> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn push(&mut self, byte: u8) {
+        self.0.push(byte);
+    }
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn fill(&mut self, byte: u8, n: usize) {
+        self.0.fill(byte, n);
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+    fn written_mut(&mut self) -> &mut [u8] {
+        self.0.written_mut()
+    }
+    fn room(&self) -> usize {
+        self.0.room()
+    }
+}
+
+/// The decoding loop of [`ZeroRun::decode`].
+fn expand(input: &[u8], out: &mut dyn Sink) -> Result<(), &'static str> {
+    let base = out.len();
+    let mut i = 0usize;
+    while let Some(&n) = input.get(i) {
+        i += 1;
+        let n = usize::from(n);
+        let Some(literal) = input.get(i..i + n) else {
+            out.truncate(base);
+            return Err("literal run extends past the end of the compressed data");
+        };
+        out.extend_from_slice(literal);
+        i += n;
+        let Some(&m) = input.get(i) else {
+            break;
+        };
+        i += 1;
+        out.fill(0, usize::from(m));
+    }
+    Ok(())
 }
 
 /// Largest number of bytes a zero-run stream of `compressed_len` bytes can expand to:
@@ -75,7 +109,7 @@ pub const fn max_expanded_len(compressed_len: usize) -> usize {
 
 /// The §11.3 encoding loop. Appends to `out` and returns the number of input bytes
 /// consumed (`p`). `room` limits the bytes written by this call.
-fn encode_limited<S: Sink + ?Sized>(src: &[u8], room: usize, out: &mut S) -> usize {
+fn encode_limited(src: &[u8], room: usize, out: &mut dyn Sink) -> usize {
     let base = out.len();
     let nonzero = |i: usize| src.get(i).is_some_and(|&b| b != 0);
     let mut p = 0usize;
@@ -137,7 +171,7 @@ pub fn compress<S: Sink + ?Sized>(src: &[u8], room: usize, out: &mut S) -> Optio
         return None;
     }
     let base = out.len();
-    let consumed = encode_limited(src, room, out);
+    let consumed = encode_limited(src, room, &mut Dyn(out));
     if out.len() - base < consumed {
         Some(consumed)
     } else {

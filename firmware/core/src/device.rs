@@ -21,6 +21,15 @@ pub enum Link {
     Serial,
 }
 
+impl Link {
+    fn name(self) -> &'static str {
+        match self {
+            Link::Socket => "socket",
+            Link::Serial => "serial",
+        }
+    }
+}
+
 /// What is wrong with a [`BoardSpec`] or the memory given for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,6 +55,11 @@ pub enum SetupError {
     },
     /// A device or network name longer than the wire allows (15 / 23 bytes).
     NameTooLong,
+    /// The device core was built without this link (features `socket`, `serial`).
+    LinkNotBuilt {
+        /// The link asked for.
+        link: Link,
+    },
     /// The memory given is smaller than [`BoardSpec::memory_size`].
     OutOfMemory {
         /// Bytes needed.
@@ -68,6 +82,12 @@ impl fmt::Display for SetupError {
             ),
             SetupError::NoBlockId { block } => write!(f, "no block id left for block `{block}`"),
             SetupError::NameTooLong => f.write_str("device or network name too long"),
+            SetupError::LinkNotBuilt { link } => write!(
+                f,
+                "the device core was built without the {} link (feature `{}`)",
+                link.name(),
+                link.name()
+            ),
             SetupError::OutOfMemory { needed, given } => write!(
                 f,
                 "the board needs {needed} bytes of memory, {given} were given"
@@ -80,11 +100,13 @@ impl fmt::Display for SetupError {
 impl std::error::Error for SetupError {}
 
 /// Most events the engine holds between two drains. The device feeds input to the
-/// engine in pieces of [`INPUT_PIECE`] bytes and drains after each, so they never pile
-/// up further (an event needs at least a frame's header of input).
-const EVENTS: usize = 16;
+/// engine in pieces of [`INPUT_PIECE`] bytes and drains after each: a piece completes
+/// at most three frames (the shortest that makes an event has 6 bytes), each making at
+/// most two events (an mbinfo binding both ways), besides `Connected` and a device
+/// number; `DataReceived` of one block merge when the queue is full.
+const EVENTS: usize = 8;
 /// See [`EVENTS`].
-const INPUT_PIECE: usize = 32;
+const INPUT_PIECE: usize = 16;
 
 /// The engine storage of a board with `N` blocks: buffers carved from the memory given
 /// to [`Device::new`], one connection.
@@ -142,6 +164,10 @@ impl<'m, B: Board, const N: usize> Device<'m, B, N> {
         if N > MAX_BLOCKS {
             return Err(SetupError::TooManyBlocks { count: N });
         }
+        let cfg = link.config();
+        if !cfg.transport.is_built() {
+            return Err(SetupError::LinkNotBuilt { link });
+        }
         let needed = spec.memory_size(link);
         if memory.len() < needed {
             return Err(SetupError::OutOfMemory {
@@ -149,7 +175,6 @@ impl<'m, B: Board, const N: usize> Device<'m, B, N> {
                 given: memory.len(),
             });
         }
-        let cfg = link.config();
         let (tx, rest) = memory.split_at_mut(cfg.frame_size() + TX_SLACK);
         let mut identity: Identity<FixedStr<25>, FixedStr<45>> =
             Identity::try_new(spec.device_name, spec.network).ok_or(SetupError::NameTooLong)?;

@@ -38,7 +38,21 @@ pub enum Transport {
     Serial,
 }
 
+/// The transports built into the engine (features `socket` and `serial`): a firmware
+/// leaves out the code of the one it does not use.
+pub(crate) const SOCKET: bool = cfg!(feature = "socket");
+/// See [`SOCKET`].
+pub(crate) const SERIAL: bool = cfg!(feature = "serial");
+
 impl Transport {
+    /// `true` if the engine was built with this transport (features `socket`, `serial`).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Transport::Socket => SOCKET,
+            Transport::Serial => SERIAL,
+        }
+    }
+
     /// Frame size unless configured otherwise: 1392 on a socket (the C library's PC
     /// builds), 96 on a serial line.
     pub const fn default_frame_size(self) -> usize {
@@ -323,8 +337,12 @@ impl Connection {
 
 impl<S: Storage> Connection<S> {
     /// [`Connection::new`] in any storage; `None` if the storage has no room for another
-    /// connection or for its receive buffer (one own frame size).
+    /// connection or for its receive buffer (one own frame size), or if the engine was
+    /// built without the transport ([`Transport::is_built`]).
     pub fn try_new(root: &mut Root<S>, cfg: ConnectionConfig, now: Millis) -> Option<Self> {
+        if !cfg.transport.is_built() {
+            return None;
+        }
         let rx = root.store.alloc(cfg.params().frame_size)?;
         let Some(id) = root.attach(cfg.connect_up) else {
             root.store.free(rx);
@@ -450,6 +468,8 @@ impl<S: Storage> Connection<S> {
         self.last_receive = now;
         self.last_write = now;
         match (self.cfg.transport, self.cfg.listener, self.cfg.is_tls) {
+            (Transport::Socket, ..) if !SOCKET => self.phase = Phase::Closed,
+            (Transport::Serial, ..) if !SERIAL => self.phase = Phase::Closed,
             (Transport::Socket, false, false) => {
                 self.queue_handshake(root);
                 self.enter_data(root, now, None);
@@ -519,11 +539,11 @@ impl<S: Storage> Connection<S> {
             error: error.clone(),
         });
         self.phase = match self.cfg.transport {
-            Transport::Serial => {
+            Transport::Serial if SERIAL => {
                 let listener = self.cfg.listener;
                 Phase::Link(self.raw_out.write(|o| Link::start(listener, now, o)))
             }
-            Transport::Socket => Phase::Closed,
+            _ => Phase::Closed,
         };
         self.last_write = now;
         self.last_receive = now;
@@ -547,6 +567,8 @@ impl<S: Storage> Connection<S> {
             }
             match self.phase {
                 Phase::Closed => return Ok(()),
+                Phase::AwaitTlsMark | Phase::AwaitHandshake if !SOCKET => return Ok(()),
+                Phase::Link(_) if !SERIAL => return Ok(()),
                 Phase::AwaitTlsMark => {
                     let Some((&first, rest)) = data.split_first() else {
                         return Ok(());
@@ -731,7 +753,12 @@ impl<S: Storage> Connection<S> {
         let Some(&lead) = buf.first() else {
             return Ok(Item::Need(1));
         };
-        let serial = self.cfg.transport == Transport::Serial;
+        let serial = match self.cfg.transport {
+            Transport::Serial if SERIAL => true,
+            Transport::Socket if SOCKET => false,
+            // Never created (`try_new`).
+            _ => return Ok(Item::Need(1)),
+        };
         if serial && LINK_CONTROL.contains(&lead) {
             return Err(ConnectionError::LinkControl { byte: lead });
         }
@@ -1370,7 +1397,8 @@ impl<S: Storage> Connection<S> {
             }
             None => 0,
         };
-        if count > 0 {
+        // Only removed blocks queue remove requests; a fixed set of blocks has none.
+        if S::DYNAMIC_BLOCKS && count > 0 {
             let sent = self.send_remove_request(removes.get(..count).unwrap_or_default(), out)?;
             if sent && let Some(s) = root.slot(me) {
                 s.removes.drop_front(count);
@@ -1661,11 +1689,12 @@ impl<S: Storage> Connection<S> {
     pub fn handle_timeout(&mut self, root: &mut Root<S>, now: Millis) -> Result<(), ConnectionError> {
         match self.phase {
             Phase::Closed => Ok(()),
-            Phase::Link(mut l) => {
+            Phase::Link(mut l) if SERIAL => {
                 self.raw_out.write(|o| l.timeout(now, o));
                 self.phase = Phase::Link(l);
                 Ok(())
             }
+            Phase::Link(_) => Ok(()),
             Phase::AwaitTlsMark | Phase::AwaitHandshake | Phase::Data => {
                 let silent_for = now.saturating_sub(self.last_receive);
                 if silent_for >= self.params.silence {

@@ -8,6 +8,7 @@ use ferrocom_wire::iocom::{
 };
 
 use super::Transport;
+use super::connection::{SERIAL, SOCKET};
 
 /// FLAGS width bits and EXTRA_FLAGS for a header with these MBLK_ID and ADDR values
 /// (§4.3, §4.4: 1 byte below 0x100, 2 below 0x10000, else 4 with EXTRA_FLAGS | 0x80).
@@ -53,7 +54,7 @@ impl Outgoing<'_> {
         let (flags, extra) = self.parts();
         let data = Cow::Borrowed(self.data);
         match transport {
-            Transport::Socket => SocketFrame {
+            Transport::Socket if SOCKET => SocketFrame {
                 nr: 0,
                 flags,
                 extra,
@@ -63,7 +64,7 @@ impl Outgoing<'_> {
             }
             .encoded_len()
             .saturating_add(1),
-            Transport::Serial => SerialFrame {
+            Transport::Serial if SERIAL => SerialFrame {
                 nr: 0,
                 flags,
                 extra,
@@ -73,6 +74,8 @@ impl Outgoing<'_> {
             }
             .encoded_len()
             .saturating_add(1),
+            // A transport the engine was built without: no connection uses it.
+            _ => 0,
         }
     }
 
@@ -86,7 +89,7 @@ impl Outgoing<'_> {
         let (flags, extra) = self.parts();
         let data = Cow::Borrowed(self.data);
         match transport {
-            Transport::Socket => SocketItem {
+            Transport::Socket if SOCKET => SocketItem {
                 body: SocketBody::Numbered(SocketFrame {
                     nr,
                     flags,
@@ -97,7 +100,7 @@ impl Outgoing<'_> {
                 }),
             }
             .encode(out),
-            Transport::Serial => SerialItem {
+            Transport::Serial if SERIAL => SerialItem {
                 body: SerialBody::Numbered(SerialFrame {
                     nr,
                     flags,
@@ -108,6 +111,7 @@ impl Outgoing<'_> {
                 }),
             }
             .encode(out),
+            _ => Ok(0),
         }
     }
 }
@@ -130,16 +134,17 @@ pub(crate) fn encode_ack<O: Sink + ?Sized>(
     out: &mut O,
 ) -> Result<usize, EncodeError> {
     match transport {
-        Transport::Socket => SocketItem {
+        Transport::Socket if SOCKET => SocketItem {
             body: SocketBody::Ack(SocketAck { count }),
         }
         .encode(out),
-        Transport::Serial => SerialItem {
+        Transport::Serial if SERIAL => SerialItem {
             body: SerialBody::Ack(SerialAck {
                 count: u16::try_from(count & 0xFFFF).unwrap_or(0),
             }),
         }
         .encode(out),
+        _ => Ok(0),
     }
 }
 
@@ -154,7 +159,7 @@ pub(crate) fn next_nr(nr: u8) -> u8 {
     if nr >= 200 { 1 } else { nr + 1 }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "socket", feature = "serial"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -587,10 +587,13 @@ impl<S: Storage> Root<S> {
     }
 
     /// Deletes a block. Connections that are connect-up and had it bound queue a remove
-    /// request for the peer's id (§12). Returns the removed block (whose buffer is no
-    /// longer the storage's; with [`Fixed`](super::Fixed) storage its bytes are not
-    /// reused).
+    /// request for the peer's id (§12). Returns the removed block (its buffer is no longer
+    /// the storage's). `None` with storage that keeps a fixed set of blocks
+    /// ([`Fixed`](super::Fixed), see [`Storage::DYNAMIC_BLOCKS`]).
     pub fn remove_block(&mut self, id: BlockId) -> Option<BlockOf<S>> {
+        if !S::DYNAMIC_BLOCKS {
+            return None;
+        }
         self.remove_block_from(id, None)
     }
 

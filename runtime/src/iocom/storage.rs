@@ -74,9 +74,10 @@ pub trait Storage: Sized {
     /// A connection's events.
     type Events: Queue<Event<Self::Text>>;
 
-    /// Whether blocks a peer announces can be created here (`allow_dynamic`, §10.4):
-    /// on the heap, yes; [`Fixed`] memory is sized for the blocks its owner creates, so
-    /// no peer's block is created and none is removed on a peer's request.
+    /// Whether the set of blocks can change: blocks a peer announces created here
+    /// (`allow_dynamic`, §10.4), blocks removed (by [`Root::remove_block`](super::Root::remove_block)
+    /// or a peer's remove request, §12). On the heap, yes; [`Fixed`] memory is sized for
+    /// the blocks its owner creates, which stay.
     const DYNAMIC_BLOCKS: bool = true;
 
     /// A zero-filled buffer of `len` bytes; `None` when the memory is exhausted.
