@@ -214,3 +214,44 @@ fn bidirectional_is_cleared_in_replies_to_a_bidirectional_peer() {
     // And the engine never asks for bidirectional mode itself.
     assert!(!g.out.windows(2).any(|w| w == [0x02, 0x80]));
 }
+
+#[test]
+fn compressed_system_messages_are_expanded() {
+    use ferrocom_runtime::iocom::Event;
+    // The C end never compresses system messages; a peer that does (the codec compresses
+    // the content of a frame flagged COMPRESSED) is understood as long as the message
+    // could be valid: an unknown type 9 followed by 300 zeros (longer than any known
+    // message) is ignored like any unknown system frame...
+    let mut f = Fake::new(AuthFlags::empty());
+    while f.srv.poll_event().is_some() {}
+    let flags = FrameFlags::SYSTEM | FrameFlags::COMPRESSED;
+    let mut unknown = vec![0u8; 301];
+    unknown[0] = 9;
+    f.frame(flags, 0, 0, &unknown).unwrap();
+    assert_eq!(
+        f.srv.poll_event(),
+        Some(Event::UnknownSystemFrame { kind: 9 })
+    );
+    // ... a compressed mbinfo is bound as if it came raw ...
+    let mut info = Vec::new();
+    SystemMessage {
+        body: SystemBody::MemoryBlockInfo(MemoryBlockInfo {
+            info: InfoFlags::HAS_DEVICE_NAME | InfoFlags::HAS_MBLK_NAME,
+            device_nr: 0,
+            size: 24,
+            block_flags: 0x0A,
+            device_name: Some("tool"),
+            network: Some("cafenet"),
+            block_name: Some("exp"),
+        }),
+    }
+    .encode(&mut info)
+    .unwrap();
+    f.frame(flags, 8, 0, &info).unwrap();
+    assert!(f.root.blocks().any(|b| b.name == "exp"));
+    // ... and an mbinfo that expands to 300 bytes is refused.
+    let mut long = vec![0u8; 300];
+    long[0] = 1;
+    let e = f.frame(flags, 0, 0, &long).unwrap_err();
+    assert!(matches!(e, ConnectionError::Decode(_)), "{e}");
+}

@@ -12,9 +12,9 @@ extern crate self as ferrocom_wire;
 // The support code generated codecs call, and the other no_std building blocks, live in
 // ferrocom-core (see its README for why); they are re-exported here so that generated
 // code and users need one dependency.
-pub use ferrocom_core::{codec, signals, transforms};
 #[cfg(feature = "alloc")]
 pub use ferrocom_core::packed_json;
+pub use ferrocom_core::{codec, signals, transforms};
 
 // Iotellect Data Tables: a value encoding with escaping by nesting level, hand-written
 // because it is not a frame layout the spec language describes (see its module docs).
@@ -35,7 +35,7 @@ pub mod __private {
     #[cfg(feature = "alloc")]
     pub use alloc::{boxed::Box, string::String};
     // `alloc`'s `Cow` and `Vec`, or their heap-free stand-ins (ferrocom-core, codec).
-    pub use ferrocom_core::codec::{Array as Vec, Cow};
     #[cfg(feature = "arbitrary")]
     pub use arbitrary;
+    pub use ferrocom_core::codec::{Array as Vec, Cow};
 }

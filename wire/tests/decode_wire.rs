@@ -101,7 +101,10 @@ fn serial_streams_decode_alike() {
             assert_eq!(n, m, "{ctx}");
             match (a.body, b.body) {
                 (SerialBody::Numbered(a), SerialBody::Numbered(b)) => {
-                    assert_eq!((a.nr, a.flags, a.mblk, a.addr), (b.nr, b.flags, b.mblk, b.addr));
+                    assert_eq!(
+                        (a.nr, a.flags, a.mblk, a.addr),
+                        (b.nr, b.flags, b.mblk, b.addr)
+                    );
                     compressed += usize::from(same_content(a.flags, &a.data, &b.data, &ctx));
                 }
                 (a, b) => assert_eq!(a, b, "{ctx}"),

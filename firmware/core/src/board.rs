@@ -150,7 +150,9 @@ pub struct Io<'a> {
 
 impl core::fmt::Debug for Io<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Io").field("ids", &self.ids).finish_non_exhaustive()
+        f.debug_struct("Io")
+            .field("ids", &self.ids)
+            .finish_non_exhaustive()
     }
 }
 

@@ -145,9 +145,14 @@ async fn blocking_runner_over_tcp() {
             let clock = StdClock::new();
             let spec = spec("cafenet", *b"gina-block-1");
             let mut mem = vec![0u8; spec.memory_size(Link::Socket)];
-            let mut dev =
-                Device::new(&spec, Link::Socket, Gina::new(pins), clock.now_ms(), &mut mem)
-                    .unwrap();
+            let mut dev = Device::new(
+                &spec,
+                Link::Socket,
+                Gina::new(pins),
+                clock.now_ms(),
+                &mut mem,
+            )
+            .unwrap();
             let mut t = TcpTransport::new(&addr);
             run_blocking(&mut dev, &mut t, &clock, Backoff::default(), &stop);
         })
@@ -174,9 +179,14 @@ async fn tokio_runner_over_tcp_and_a_spy_sees_the_signals() {
             let clock = StdClock::new();
             let spec = spec("cafenet", *b"gina-tokio-1");
             let mut mem = vec![0u8; spec.memory_size(Link::Socket)];
-            let mut dev =
-                Device::new(&spec, Link::Socket, Gina::new(SimPins::default()), 0, &mut mem)
-                    .unwrap();
+            let mut dev = Device::new(
+                &spec,
+                Link::Socket,
+                Gina::new(SimPins::default()),
+                0,
+                &mut mem,
+            )
+            .unwrap();
             let open = || tokio::net::TcpStream::connect(addr.clone());
             run_tokio(&mut dev, open, &clock, Backoff::default(), stop_rx).await;
             dev.into_board()
@@ -248,9 +258,14 @@ async fn blocking_runner_over_a_serial_pty() {
             let clock = StdClock::new();
             let spec = spec("cafenet", [0; 12]);
             let mut mem = vec![0u8; spec.memory_size(Link::Serial)];
-            let mut dev =
-                Device::new(&spec, Link::Serial, Gina::new(pins), clock.now_ms(), &mut mem)
-                    .unwrap();
+            let mut dev = Device::new(
+                &spec,
+                Link::Serial,
+                Gina::new(pins),
+                clock.now_ms(),
+                &mut mem,
+            )
+            .unwrap();
             let mut t = SerialTransport::from_port(board_end);
             run_blocking(&mut dev, &mut t, &clock, Backoff::default(), &stop);
         })

@@ -200,9 +200,17 @@ fn device_core(link: Link) -> Phases {
     }
     let steady = take();
     let board = dev.board();
-    assert_eq!(srv.exp_count(), board.count, "{link:?}: the last value went up");
+    assert_eq!(
+        srv.exp_count(),
+        board.count,
+        "{link:?}: the last value went up"
+    );
     assert!(board.writes >= UPDATES / 50, "{link:?}: writes came down");
-    assert_eq!(board.imp[1], ((UPDATES - 1) / 50) as u8, "{link:?}: the last write");
+    assert_eq!(
+        board.imp[1],
+        ((UPDATES - 1) / 50) as u8,
+        "{link:?}: the last write"
+    );
 
     count(|| dev.disconnect(now));
     srv.restart(now);
@@ -280,8 +288,12 @@ fn heap_engine() -> Phases {
     let _ = take();
     let mut dev = count(|| {
         let mut root = Root::new(Identity::new("counter", "cafenet"));
-        let exp = root.create_block("exp", BlockFlags::UP, vec![0; 16]).unwrap();
-        let imp = root.create_block("imp", BlockFlags::DOWN, vec![0; 8]).unwrap();
+        let exp = root
+            .create_block("exp", BlockFlags::UP, vec![0; 16])
+            .unwrap();
+        let imp = root
+            .create_block("imp", BlockFlags::DOWN, vec![0; 8])
+            .unwrap();
         let info = BLOCKS[2].init.to_vec();
         root.create_block("info", BlockFlags::UP | BlockFlags::STATIC, info);
         let conn = Connection::new(&mut root, ConnectionConfig::socket_client(false), now);

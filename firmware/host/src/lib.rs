@@ -478,8 +478,8 @@ pub fn run_board<B: Board, const N: usize>(
     let clock = StdClock::new();
     let link = opts.endpoint.link();
     let mut memory = std::vec![0u8; spec.memory_size(link)];
-    let mut device = Device::new(&spec, link, board, clock.now_ms(), &mut memory)
-        .map_err(|e| e.to_string())?;
+    let mut device =
+        Device::new(&spec, link, board, clock.now_ms(), &mut memory).map_err(|e| e.to_string())?;
     let backoff = Backoff::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop = Arc::new(AtomicBool::new(false));

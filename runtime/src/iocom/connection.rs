@@ -4,13 +4,13 @@ use ferrocom_wire::codec::{
     DecodeError, DecodeErrorKind, Decoded, EncodeError, EncodeErrorKind, FieldInfo, Sink,
     SliceSink, Transform as _,
 };
-use ferrocom_wire::transforms::ZeroRun;
-use ferrocom_wire::transforms::zero_run::ApplyError;
 use ferrocom_wire::iocom::{
     AuthFlags, Authentication, BlockFlags, CertificateAnswer, ClientHandshake, ClientType,
     FrameFlags, InfoFlags, MemoryBlockInfo, RemoveRequest, SerialBody, SerialItem, SocketBody,
     SocketItem, SystemBody, SystemMessage, TlsMark,
 };
+use ferrocom_wire::transforms::ZeroRun;
+use ferrocom_wire::transforms::zero_run::ApplyError;
 
 use super::auth::AuthDecision;
 use super::block::BlockId;
@@ -195,7 +195,6 @@ pub const fn binding_bytes(size: usize, flags: BlockFlags, connect_up: bool) -> 
     n
 }
 
-
 /// Identifies a connection within its [`Root`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectionId(pub u32);
@@ -258,6 +257,10 @@ impl RawOut {
 /// Longest system message this end sends: an authentication frame with a 25-byte user,
 /// a 4-byte number, a unique id, a 23-byte network and a 45-byte password is 114 bytes.
 const SYSTEM_MAX: usize = 128;
+
+/// Longest valid system message this end receives: a remove request of 16 ids of 9
+/// bytes each and its type byte is 145 bytes (only a compressed one needs a buffer).
+const SYSTEM_IN_MAX: usize = 160;
 
 /// Names a system message this end could not encode or expand into [`SYSTEM_MAX`]
 /// bytes.
@@ -356,7 +359,13 @@ impl<S: Storage> Connection<S> {
         cfg.frame_size()
     }
 
-    fn build(root: &mut Root<S>, id: u32, cfg: ConnectionConfig, rx: S::Bytes, now: Millis) -> Self {
+    fn build(
+        root: &mut Root<S>,
+        id: u32,
+        cfg: ConnectionConfig,
+        rx: S::Bytes,
+        now: Millis,
+    ) -> Self {
         let own = cfg.params();
         let mut c = Connection {
             id,
@@ -439,18 +448,19 @@ impl<S: Storage> Connection<S> {
     /// bindings discarded, dynamic blocks created by this connection released.
     pub fn reset(&mut self, root: &mut Root<S>, now: Millis) {
         let (events, lost) = (&mut self.events, &mut self.events_lost);
-        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| {
+            push_event(events, lost, e)
+        });
         self.start(root, now);
     }
 
     /// Removes the connection from `root` for good (releasing its dynamic blocks and its
-    /// buffers); returns the events not yet drained.
-    pub fn close(mut self, root: &mut Root<S>) -> impl Iterator<Item = Event<S::Text>> + use<S> {
+    /// buffers); returns the events not yet drained (oldest first).
+    pub fn close(mut self, root: &mut Root<S>) -> S::Events {
         let (events, lost) = (&mut self.events, &mut self.events_lost);
         root.detach(self.id, &mut |e| push_event(events, lost, e));
         root.store.free(core::mem::take(&mut self.rx));
-        let mut events = self.events;
-        core::iter::from_fn(move || events.pop_front())
+        self.events
     }
 
     /// Next event, if any.
@@ -510,7 +520,9 @@ impl<S: Storage> Connection<S> {
     /// §8.4: counters and numbers to zero, ACK sentinel, authentication forgotten.
     fn enter_data(&mut self, root: &mut Root<S>, now: Millis, network: Option<S::Text>) {
         let (events, lost) = (&mut self.events, &mut self.events_lost);
-        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| {
+            push_event(events, lost, e)
+        });
         self.phase = Phase::Data;
         self.params = self.own;
         self.frame_limit = self.own.frame_size;
@@ -532,7 +544,9 @@ impl<S: Storage> Connection<S> {
     /// socket the connection stays closed until [`Connection::reset`].
     fn fail(&mut self, root: &mut Root<S>, error: ConnectionError, now: Millis) -> ConnectionError {
         let (events, lost) = (&mut self.events, &mut self.events_lost);
-        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| push_event(events, lost, e));
+        root.reset_conn(self.id, self.cfg.connect_up, &mut |e| {
+            push_event(events, lost, e)
+        });
         self.rx_len = 0;
         self.raw_out.clear();
         self.event(Event::Disconnected {
@@ -845,7 +859,7 @@ impl<S: Storage> Connection<S> {
         }
         // Content arrives as on the wire (`decode_wire`). System messages are never
         // compressed by the C end (§4.3); one that is anyway is expanded here.
-        let mut expanded = [0u8; SYSTEM_MAX];
+        let mut expanded = [0u8; SYSTEM_IN_MAX];
         let mut sink = SliceSink::new(&mut expanded);
         let data = if flags.contains(FrameFlags::COMPRESSED) {
             // Checked by the codec already: expanding cannot fail, only overflow.
@@ -858,7 +872,7 @@ impl<S: Storage> Connection<S> {
                         0,
                         DecodeErrorKind::Transform {
                             name: ZeroRun::NAME,
-                            message: "system message longer than 128 bytes",
+                            message: "system message longer than 160 bytes",
                         },
                     ))),
                     Some(&kind) => {
@@ -1258,7 +1272,12 @@ impl<S: Storage> Connection<S> {
     /// Appends all bytes to send now to `out` and returns how many were appended:
     /// [`Connection::poll_transmit_step`] repeated until it has nothing more (or `out`
     /// has no room for the next item: a bounded sink never gets part of a frame).
-    pub fn poll_transmit<O: Sink + ?Sized>(&mut self, root: &mut Root<S>, now: Millis, out: &mut O) -> usize {
+    pub fn poll_transmit<O: Sink + ?Sized>(
+        &mut self,
+        root: &mut Root<S>,
+        now: Millis,
+        out: &mut O,
+    ) -> usize {
         let start = out.len();
         while self.poll_transmit_step(root, now, out) > 0 {}
         out.len() - start
@@ -1686,7 +1705,11 @@ impl<S: Storage> Connection<S> {
 
     /// Handles expired timers: silence drops the connection (`Err`); a serial client
     /// repeats CONNECT. Keep-alives are written by the next `poll_transmit`.
-    pub fn handle_timeout(&mut self, root: &mut Root<S>, now: Millis) -> Result<(), ConnectionError> {
+    pub fn handle_timeout(
+        &mut self,
+        root: &mut Root<S>,
+        now: Millis,
+    ) -> Result<(), ConnectionError> {
         match self.phase {
             Phase::Closed => Ok(()),
             Phase::Link(mut l) if SERIAL => {

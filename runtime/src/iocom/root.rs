@@ -261,7 +261,10 @@ impl Root {
     }
 
     /// Where automatic device numbers come from (§9.5).
-    pub fn set_device_numbers(&mut self, numbers: alloc::boxed::Box<dyn super::DeviceNumbers + Send>) {
+    pub fn set_device_numbers(
+        &mut self,
+        numbers: alloc::boxed::Box<dyn super::DeviceNumbers + Send>,
+    ) {
         self.store.numbers = numbers;
     }
 
@@ -364,7 +367,12 @@ impl<S: Storage> Root<S> {
 
     /// Creates a block of this device (owner = the root identity) with `data` as its
     /// initial content. `None` when all ids 8..=32767 are in use or the storage is full.
-    pub fn create_block(&mut self, name: &str, flags: BlockFlags, data: S::Bytes) -> Option<BlockId> {
+    pub fn create_block(
+        &mut self,
+        name: &str,
+        flags: BlockFlags,
+        data: S::Bytes,
+    ) -> Option<BlockId> {
         let (dn, nr, net) = (
             self.identity.device_name.clone(),
             self.identity.device_nr,
@@ -597,7 +605,11 @@ impl<S: Storage> Root<S> {
         self.remove_block_from(id, None)
     }
 
-    pub(crate) fn remove_block_from(&mut self, id: BlockId, from: Option<u32>) -> Option<BlockOf<S>> {
+    pub(crate) fn remove_block_from(
+        &mut self,
+        id: BlockId,
+        from: Option<u32>,
+    ) -> Option<BlockOf<S>> {
         let i = self.store.block_index(&self.blocks, id)?;
         let block = self.blocks.remove(i)?;
         self.store.block_removed(id, i);
@@ -664,7 +676,12 @@ impl<S: Storage> Root<S> {
         if let Some(slot) = slot_in(conns, conn) {
             // Given back in reverse order of binding, so that buffers carved last come
             // back first.
-            while let Some(b) = slot.bindings.len().checked_sub(1).and_then(|i| slot.bindings.remove(i)) {
+            while let Some(b) = slot
+                .bindings
+                .len()
+                .checked_sub(1)
+                .and_then(|i| slot.bindings.remove(i))
+            {
                 store.unbound(b.block, conn);
                 store.free(b.buf);
             }
@@ -710,7 +727,10 @@ pub(crate) fn slot_index<S: Storage>(conns: &[ConnSlot<S>], conn: u32) -> Option
 }
 
 /// The slot of connection `conn`; see [`slot_index`].
-pub(crate) fn slot_in<S: Storage>(conns: &mut [ConnSlot<S>], conn: u32) -> Option<&mut ConnSlot<S>> {
+pub(crate) fn slot_in<S: Storage>(
+    conns: &mut [ConnSlot<S>],
+    conn: u32,
+) -> Option<&mut ConnSlot<S>> {
     let i = slot_index(conns, conn)?;
     conns.get_mut(i)
 }

@@ -185,7 +185,14 @@ impl Source {
             let data = src.get(..consumed)?;
             if consumed == src.len() || same_stream(src, room, data) {
                 flags |= FrameFlags::COMPRESSED;
-                return Some(self.finish(snap, flags, From::Snapshot, consumed, packed.0, consumed));
+                return Some(self.finish(
+                    snap,
+                    flags,
+                    From::Snapshot,
+                    consumed,
+                    packed.0,
+                    consumed,
+                ));
             }
         }
         let n = remaining.min(room);

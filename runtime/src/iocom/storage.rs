@@ -96,8 +96,7 @@ pub trait Storage: Sized {
             return false;
         };
         let keep = len.min(bytes.as_ref().len());
-        if let (Some(dst), Some(src)) = (new.as_mut().get_mut(..keep), bytes.as_ref().get(..keep))
-        {
+        if let (Some(dst), Some(src)) = (new.as_mut().get_mut(..keep), bytes.as_ref().get(..keep)) {
             dst.copy_from_slice(src);
         }
         let old = core::mem::replace(bytes, new);
@@ -153,8 +152,7 @@ pub trait Storage: Sized {
     }
 
     /// A device number for a peer announcing blocks with the automatic number (§9.5).
-    fn assign_number(&mut self, unique_id: Option<&[u8; 12]>, in_use: &dyn Fn(u32) -> bool)
-    -> u32;
+    fn assign_number(&mut self, unique_id: Option<&[u8; 12]>, in_use: &dyn Fn(u32) -> bool) -> u32;
 
     /// What a dynamically created block starts with instead of zeros, if preset.
     fn take_preset(
@@ -304,7 +302,11 @@ mod heap {
             true
         }
 
-        fn block_index(&self, blocks: &[MemoryBlock<Vec<u8>, String>], id: BlockId) -> Option<usize> {
+        fn block_index(
+            &self,
+            blocks: &[MemoryBlock<Vec<u8>, String>],
+            id: BlockId,
+        ) -> Option<usize> {
             let i = *self.pos.get(&id.0)?;
             (i < blocks.len()).then_some(i)
         }
@@ -323,7 +325,12 @@ mod heap {
         }
 
         fn binders(&self, id: BlockId) -> Option<&[u32]> {
-            Some(self.binders.get(&id.0).map(Vec::as_slice).unwrap_or_default())
+            Some(
+                self.binders
+                    .get(&id.0)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )
         }
 
         fn bound(&mut self, id: BlockId, conn: u32) {

@@ -94,12 +94,20 @@ impl<T: Default + fmt::Debug, const N: usize> List<T> for FixedVec<T, N> {
     fn drop_front(&mut self, n: usize) {
         let n = n.min(self.len);
         for i in 0..self.len - n {
-            let moved = self.items.get_mut(i + n).map(core::mem::take).unwrap_or_default();
+            let moved = self
+                .items
+                .get_mut(i + n)
+                .map(core::mem::take)
+                .unwrap_or_default();
             if let Some(slot) = self.items.get_mut(i) {
                 *slot = moved;
             }
         }
-        for slot in self.items.get_mut(self.len - n..self.len).unwrap_or_default() {
+        for slot in self
+            .items
+            .get_mut(self.len - n..self.len)
+            .unwrap_or_default()
+        {
             *slot = T::default();
         }
         self.len -= n;
@@ -397,7 +405,11 @@ impl<'m, const BLOCKS: usize, const CONNS: usize, const EVENTS: usize> Storage
         self.keep(bytes);
     }
 
-    fn assign_number(&mut self, _unique_id: Option<&[u8; 12]>, in_use: &dyn Fn(u32) -> bool) -> u32 {
+    fn assign_number(
+        &mut self,
+        _unique_id: Option<&[u8; 12]>,
+        in_use: &dyn Fn(u32) -> bool,
+    ) -> u32 {
         while in_use(self.next_nr) {
             self.next_nr = self.next_nr.checked_add(1).unwrap_or(9001);
         }
@@ -454,7 +466,10 @@ mod tests {
         assert_eq!(q.pop_front(), Some(1));
         q.push_back(3).unwrap();
         assert_eq!(q.iter_mut().map(|x| *x).sum::<u8>(), 5);
-        assert_eq!((q.pop_front(), q.pop_front(), q.pop_front()), (Some(2), Some(3), None));
+        assert_eq!(
+            (q.pop_front(), q.pop_front(), q.pop_front()),
+            (Some(2), Some(3), None)
+        );
     }
 
     #[test]
