@@ -117,10 +117,8 @@ impl Source {
         }
         let size = block.len();
         let (start, end, is_key) = if self.make_key {
-            if !is_static {
-                if let Some(d) = d.get_mut(..size) {
-                    d.copy_from_slice(block);
-                }
+            if !is_static && let Some(d) = d.get_mut(..size) {
+                d.copy_from_slice(block);
             }
             self.make_key = false;
             (0, size, true)
