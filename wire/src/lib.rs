@@ -18,6 +18,7 @@ pub use ferrocom_core::{codec, signals, transforms};
 
 // Iotellect Data Tables: a value encoding with escaping by nesting level, hand-written
 // because it is not a frame layout the spec language describes (see its module docs).
+#[cfg(feature = "alloc")]
 pub mod datatable;
 
 // The canonical codecs, generated at compile time from the specs in ../spec/protocols.
