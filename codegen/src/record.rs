@@ -1135,6 +1135,28 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         "Decodes one message from the start of `buf` (streaming: `Incomplete` asks for more bytes)."
     };
     let allow = crate::allow_lints();
+    // A separated record built for an enclosing one needs only a valid `write` (its
+    // parts); built on its own (`Arbitrary`), it must also encode as a whole message.
+    let arb_check = if sep.is_some() {
+        quote!(__v.write(&mut __scratch, 0, &mut None))
+    } else {
+        quote!(__v.encode(&mut __scratch))
+    };
+    let whole = |build: TokenStream| {
+        if sep.is_some() {
+            quote! {
+                let __v = #build?;
+                if __v.encode(&mut #s::__private::Vec::new()).is_err() {
+                    return Err(#s::__private::arbitrary::Error::IncorrectFormat);
+                }
+                Ok(__v)
+            }
+        } else {
+            build
+        }
+    };
+    let whole_with_params = whole(quote!(Self::arbitrary_with(u, #(#param_names),*)));
+    let whole_plain = whole(quote!(Self::arbitrary_with(u)));
     let arbitrary_impl = if has_params {
         quote! {
             #[cfg(feature = "arbitrary")]
@@ -1142,7 +1164,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name #gen_use {
                 fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
                     #(#param_arbs)*
-                    Self::arbitrary_with(u, #(#param_names),*)
+                    #whole_with_params
                 }
             }
         }
@@ -1152,7 +1174,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             #allow
             impl<'a> #s::__private::arbitrary::Arbitrary<'a> for #name #gen_use {
                 fn arbitrary(u: &mut #s::__private::arbitrary::Unstructured<'a>) -> #s::__private::arbitrary::Result<Self> {
-                    Self::arbitrary_with(u)
+                    #whole_plain
                 }
             }
         }
@@ -1303,11 +1325,16 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                         out.truncate(__start);
                         return Err(e);
                     }
+                    // An empty region reads back as one empty part, so a message of no
+                    // parts (every optional part absent) has no encoding of its own.
+                    if out.len() == __start {
+                        return Err(#s::codec::EncodeError::new(&Self::F_, #s::codec::EncodeErrorKind::Inconsistent {
+                            message: "a separated record needs at least one part (an empty message reads back as one empty part)",
+                        }));
+                    }
                     // Every part was written with the separator that ends it; the last
                     // one ends the message instead.
-                    if out.len() > __start {
-                        out.truncate(out.len() - 1);
-                    }
+                    out.truncate(out.len() - 1);
                     Ok(out.len() - __start)
                 }
             },
@@ -1374,7 +1401,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 #(#arb)*
                 let __v = Self { #(#stored),* };
                 let mut __scratch = #s::__private::Vec::new();
-                if __v.encode(&mut __scratch).is_err() {
+                if #arb_check.is_err() {
                     return Err(#s::__private::arbitrary::Error::IncorrectFormat);
                 }
                 Ok(__v)

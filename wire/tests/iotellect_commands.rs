@@ -334,3 +334,27 @@ fn optional_parts_keep_their_order_and_text_is_checked_for_separators() {
     assert_eq!(out, b"M\x179\x17O\x17C\x17\x17f\x17\x17q%/%^%$%%");
     assert_eq!(Command::decode_exact(&out).expect("decodes"), ok);
 }
+
+#[test]
+fn a_message_of_no_parts_has_no_encoding() {
+    use ferrocom_wire::iotellect::Start;
+    // On its own, a Start without a version would be empty, and an empty region reads
+    // back as one empty part (version ""): the encoder refuses instead of lying.
+    let e = Start { version: None }
+        .encode(&mut Vec::new())
+        .expect_err("no parts");
+    assert!(
+        matches!(e.kind, EncodeErrorKind::Inconsistent { .. }),
+        "{e}"
+    );
+    assert_eq!(
+        Start::decode_exact(b"").expect("one empty part"),
+        Start { version: Some("") }
+    );
+    // Inside a command the separator before it says whether a part follows.
+    let c = Command::decode_exact(b"M\x171\x17S").expect("start without version");
+    assert_eq!(
+        message(&c).body,
+        MessageBody::Start(Start { version: None })
+    );
+}
