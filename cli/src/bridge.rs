@@ -11,10 +11,9 @@ use ferrocom_runtime::bridge::{Bridge, BridgeConfig};
 use ferrocom_runtime::mqtt::{Options, QoS};
 use ferrocom_runtime::mqtt_client::{Broker, ClientConfig};
 use ferrocom_runtime::net::tls::{Trust, load_certs};
-use ferrocom_runtime::server::Server;
 
 use crate::connect::init_logging;
-use crate::server::{RunArgs, plan, stop_signal};
+use crate::server::{RunArgs, plan, start_server, stop_signal};
 
 /// Exit code for unusable input (a bad flag or file).
 const BAD_INPUT: u8 = 2;
@@ -177,21 +176,11 @@ pub fn run(args: BridgeArgs) -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    crate::connect::block_on(async move {
         let network = plan.config.network.clone();
-        let server = match Server::start(plan.config).await {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+        let server = match start_server(plan.config).await {
+            Ok(s) => s,
+            Err(code) => return code,
         };
         println!("ferrocom bridge: network {network}, prefix {}", bcfg.prefix);
         for a in server.local_addrs() {

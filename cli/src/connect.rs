@@ -151,6 +151,20 @@ fn parse(
     Ok(Connect::Tcp(with_port(rest, TCP_PORT).0))
 }
 
+/// Runs a command's async body on a new tokio runtime; a runtime that cannot start is
+/// reported and exits with failure.
+pub fn block_on(
+    body: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(body),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs to standard error; `RUST_LOG` overrides `default` (e.g. `info`).
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

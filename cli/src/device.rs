@@ -251,14 +251,7 @@ pub fn run(args: DeviceArgs) -> ExitCode {
         eprintln!("error: the map has no name; give --name");
         return ExitCode::from(BAD_INPUT);
     };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    crate::connect::block_on(async move {
         let mut cfg = DeviceConfig::new(&name, &args.network, map.clone(), connect);
         cfg.password = args.password.clone();
         if let Some(n) = args.number {

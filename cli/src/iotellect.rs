@@ -11,11 +11,10 @@ use clap::{Args, Subcommand};
 use ferrocom_runtime::iotellect::{DEFAULT_PORT, DEFAULT_TLS_PORT};
 use ferrocom_runtime::iotellect_net::{AgentConfig, AgentNote, ConnectTo, SignalAgent};
 use ferrocom_runtime::net::tls::{Trust, load_certs};
-use ferrocom_runtime::server::Server;
 
 use crate::bridge::host_port;
 use crate::connect::init_logging;
-use crate::server::{RunArgs, plan, stop_signal};
+use crate::server::{RunArgs, plan, start_server, stop_signal};
 
 /// Exit code for unusable input (a bad flag or file).
 const BAD_INPUT: u8 = 2;
@@ -162,21 +161,11 @@ fn agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    crate::connect::block_on(async move {
         let network = plan.config.network.clone();
-        let server = match Server::start(plan.config).await {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+        let server = match start_server(plan.config).await {
+            Ok(s) => s,
+            Err(code) => return code,
         };
         println!("ferrocom iotellect agent: network {network}, device {device}");
         for a in server.local_addrs() {

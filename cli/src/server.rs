@@ -330,14 +330,19 @@ pub fn run(args: ServerArgs) -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
+    crate::connect::block_on(serve(plan))
+}
+
+/// Starts the IOCOM server of a command (`server`, `bridge`, `iotellect agent`); a
+/// failure is printed and becomes the command's exit code.
+pub(crate) async fn start_server(config: ServerConfig) -> Result<Arc<ServerHandle>, ExitCode> {
+    match Server::start(config).await {
+        Ok(s) => Ok(Arc::new(s)),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("error: {e}");
+            Err(ExitCode::FAILURE)
         }
-    };
-    rt.block_on(serve(plan))
+    }
 }
 
 async fn serve(plan: Plan) -> ExitCode {
@@ -352,12 +357,9 @@ async fn serve(plan: Plan) -> ExitCode {
             _ => None,
         })
         .collect();
-    let server = match Server::start(plan.config).await {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let server = match start_server(plan.config).await {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let mut events = server.subscribe();
     let web = match plan.http {

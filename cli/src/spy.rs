@@ -143,14 +143,7 @@ pub fn run(args: SpyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    crate::connect::block_on(async move {
         let mut cfg = SpyConfig::new(&args.network, connect);
         cfg.password = args.password.clone();
         let spy = match Spy::start(cfg) {

@@ -1206,6 +1206,20 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
         quote!()
     };
 
+    // The same for both layouts; `read_checked` differs (checksums vs parts).
+    let decode_exact = quote! {
+        #[inline]
+        pub fn decode_exact(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::DecodeError> {
+            let mut __r = #s::codec::Reader::exact(buf);
+            let __v = Self::read_checked(&mut __r #(, #param_names)*).and_then(|v| __r.finish().map(|()| v));
+            match __v {
+                Ok(v) => Ok(v),
+                Err(#s::codec::Fail::Invalid(e)) => Err(e),
+                Err(#s::codec::Fail::Incomplete(needed)) => Err(#s::codec::DecodeError::new(
+                    &Self::F_, buf.len(), #s::codec::DecodeErrorKind::Truncated { needed })),
+            }
+        }
+    };
     let (entry, encode_fn, len_fns) = match sep {
         None => (
             quote! {
@@ -1226,17 +1240,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
             #decode_wire
 
             /// Decodes exactly `buf`: missing bytes and bytes left over are errors.
-            #[inline]
-            pub fn decode_exact(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::DecodeError> {
-                let mut __r = #s::codec::Reader::exact(buf);
-                let __v = Self::read_checked(&mut __r #(, #param_names)*).and_then(|v| __r.finish().map(|()| v));
-                match __v {
-                    Ok(v) => Ok(v),
-                    Err(#s::codec::Fail::Invalid(e)) => Err(e),
-                    Err(#s::codec::Fail::Incomplete(needed)) => Err(#s::codec::DecodeError::new(
-                        &Self::F_, buf.len(), #s::codec::DecodeErrorKind::Truncated { needed })),
-                }
-            }
+            #decode_exact
 
             /// Reads the message and verifies a checksum it carries.
             #[inline]
@@ -1293,17 +1297,7 @@ pub fn gen_record(cx: &Cx<'_>, r: &RecordDef) -> Result<TokenStream> {
                 }
 
                 /// Decodes exactly `buf`: a missing part and parts left over are errors.
-                #[inline]
-                pub fn decode_exact(buf: &'a [u8] #(, #param_decls)*) -> ::core::result::Result<Self, #s::codec::DecodeError> {
-                    let mut __r = #s::codec::Reader::exact(buf);
-                    let __v = Self::read_checked(&mut __r #(, #param_names)*).and_then(|v| __r.finish().map(|()| v));
-                    match __v {
-                        Ok(v) => Ok(v),
-                        Err(#s::codec::Fail::Invalid(e)) => Err(e),
-                        Err(#s::codec::Fail::Incomplete(needed)) => Err(#s::codec::DecodeError::new(
-                            &Self::F_, buf.len(), #s::codec::DecodeErrorKind::Truncated { needed })),
-                    }
-                }
+                #decode_exact
 
                 /// Reads the parts from the reader's position to its end.
                 #[inline]
